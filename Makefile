@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make run` (the app) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint train-toy train-en-de benchmark clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+train-toy: $(BIN)/.installed
+	$(BIN)/python -m transformer train configs/toy-reverse.toml
+
+train-en-de: $(BIN)/.installed
+	$(BIN)/python -m transformer train configs/en-de.toml
+
+benchmark: $(BIN)/.installed
+	$(BIN)/python benchmarks/model_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Shared fixtures. Every test gets fresh random inputs; the seed is printed so a failure can
+be replayed with TEST_SEED=<seed>."""
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from transformer import ModelConfig, Tokenizer, Transformer, save_checkpoint
+from transformer.data import SYMBOLS
+
+ROOT = Path(__file__).resolve().parent.parent
+torch.set_num_threads(1)  # tiny models gain nothing from threads; and the suite may share the cores
+
+DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_seed():
+    seed = int(os.environ.get("TEST_SEED", random.SystemRandom().randrange(2**31)))
+    torch.manual_seed(seed)
+    print(f"TEST_SEED={seed}")
+    return seed
+
+
+def tiny_config(**overrides) -> ModelConfig:
+    values = dict(
+        src_vocab_size=23,
+        tgt_vocab_size=29,
+        d_model=32,
+        n_heads=4,
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        d_ff=48,
+        dropout=0.1,
+        max_len=40,
+    )
+    return ModelConfig(**{**values, **overrides})
+
+
+def random_ids(batch: int, length: int, vocab: int, pad_to: list[int] | None = None) -> torch.Tensor:
+    """Token ids >= 3 (no PAD/BOS/EOS); row i padded after pad_to[i] tokens."""
+    ids = torch.randint(3, vocab, (batch, length))
+    for row, keep in enumerate(pad_to or []):
+        ids[row, keep:] = 0
+    return ids
+
+
+@pytest.fixture
+def word_tokenizer() -> Tokenizer:
+    return Tokenizer.train_word_level([" ".join(SYMBOLS)])
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, word_tokenizer) -> Path:
+    """A randomly initialised model on the toy alphabet, saved in float32."""
+    vocab = word_tokenizer.vocab_size
+    model = Transformer(tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab, tie_embeddings=True)).eval()
+    folder = tmp_path / "tiny"
+    info = {"source_language": "x", "target_language": "y", "decoding": {"beam_size": 1}}
+    save_checkpoint(folder, model, word_tokenizer, info, dtype=torch.float32)
+    return folder

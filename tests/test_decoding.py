@@ -1,0 +1,104 @@
+import itertools
+
+import pytest
+import torch
+from conftest import random_ids, tiny_config
+
+from transformer import Transformer
+from transformer.decoding import beam_search, greedy_decode, length_penalty, next_token_log_probs
+
+
+@pytest.fixture
+def model():
+    return Transformer(tiny_config()).eval()
+
+
+def test_cached_decoding_equals_full_recomputation(model):
+    c = model.config
+    src = random_ids(3, 8, c.src_vocab_size, pad_to=[8, 5, 2])
+    tgt = random_ids(3, 9, c.tgt_vocab_size)
+    full = model(src, tgt)
+    memory, src_mask, _ = model.encode(src)
+    state = model.start_decoding(memory, src_mask)
+    for t in range(tgt.size(1)):
+        logits, state, self_w, _ = model.decode(tgt[:, t : t + 1], state)
+        assert self_w[0].shape == (3, c.n_heads, 1, t + 1)
+        torch.testing.assert_close(logits[:, 0], full[:, t], atol=1e-5, rtol=0)
+
+
+def test_cached_decoding_of_several_positions_at_once(model):
+    c = model.config
+    src, tgt = random_ids(2, 6, c.src_vocab_size), random_ids(2, 7, c.tgt_vocab_size)
+    full = model(src, tgt)
+    state = model.start_decoding(*model.encode(src)[:2])
+    first, state, _, _ = model.decode(tgt[:, :4], state)  # a forced prefix
+    rest, state, _, _ = model.decode(tgt[:, 4:], state)
+    torch.testing.assert_close(torch.cat([first, rest], 1), full, atol=1e-5, rtol=0)
+
+
+def naive_greedy(model, src, max_len):
+    """Greedy decoding by recomputing the whole prefix every step (no cache)."""
+    c = model.config
+    out = []
+    for row in src:
+        prefix = [c.bos_id]
+        for _ in range(max_len):
+            logits = model(row[None], torch.tensor([prefix]))[:, -1]
+            token = next_token_log_probs(model, logits).argmax(-1).item()
+            prefix.append(token)
+            if token == c.eos_id:
+                break
+        out.append(prefix[1:])
+    return out
+
+
+def test_greedy_with_cache_equals_naive_greedy(model):
+    c = model.config
+    src = random_ids(4, 7, c.src_vocab_size, pad_to=[7, 3, 5, 1])
+    with torch.no_grad():
+        model.generator.weight[c.eos_id] += 0.5 * torch.randn(c.d_model)  # vary where EOS comes
+        expected = naive_greedy(model, src, 12)
+    assert greedy_decode(model, src, 12) == expected
+
+
+def test_beam_of_one_equals_greedy(model):
+    c = model.config
+    src = random_ids(5, 6, c.src_vocab_size, pad_to=[6, 2, 4, 6, 3])
+    assert beam_search(model, src, 10, beam_size=1) == greedy_decode(model, src, 10)
+
+
+def sequence_score(model, src, ids, alpha):
+    tgt = torch.tensor([[model.config.bos_id] + ids[:-1]])
+    log_probs = next_token_log_probs(model, model(src, tgt)[0])
+    return log_probs.gather(1, torch.tensor(ids)[:, None]).sum().item() / length_penalty(len(ids), alpha)
+
+
+def test_wide_beam_finds_the_exhaustive_best():
+    # Vocabulary: PAD BOS EOS + 2 words; every output of up to 3 tokens can be enumerated.
+    model = Transformer(tiny_config(src_vocab_size=5, tgt_vocab_size=5)).eval()
+    eos, words = model.config.eos_id, [3, 4]
+    src = random_ids(1, 4, 5)
+    candidates = [list(p) + [eos] for n in range(3) for p in itertools.product(words, repeat=n)]
+    candidates += [list(p) for p in itertools.product(words, repeat=3)]  # cut at max_len
+    candidates += [list(p) + [eos] for p in itertools.product(words, repeat=2)]
+    alpha = 0.6
+    with torch.no_grad():
+        best = max(candidates, key=lambda ids: sequence_score(model, src, ids, alpha))
+    assert beam_search(model, src, max_len=3, beam_size=32, alpha=alpha) == [best]
+
+
+def test_beam_search_batches_like_single_sentences(model):
+    c = model.config
+    src = random_ids(3, 6, c.src_vocab_size, pad_to=[6, 3, 5])
+    batched = beam_search(model, src, 8, beam_size=3)
+    singles = [beam_search(model, row[None, : int((row != 0).sum())], 8, beam_size=3)[0] for row in src]
+    assert batched == singles
+
+
+def test_outputs_end_at_eos_and_never_emit_pad_or_bos(model):
+    c = model.config
+    src = random_ids(4, 5, c.src_vocab_size)
+    for out in greedy_decode(model, src, 15) + beam_search(model, src, 15, beam_size=2):
+        assert c.pad_id not in out and c.bos_id not in out
+        assert c.eos_id not in out[:-1]
+        assert len(out) <= 15

@@ -1,0 +1,82 @@
+"""Scaled dot-product attention (Eq. 1) and multi-head attention (§3.2.2).
+
+Attention weights are *returned*, never stored on the module, so one model can serve many
+concurrent callers (the app) without one request's maps leaking into another's.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q K^T / sqrt(d_k)) V  (Eq. 1).
+
+    q: (B, H, T_q, d_k), k and v: (B, H, T_k, d_k), mask: True where allowed, broadcastable
+    to (B, H, T_q, T_k). Returns the output (B, H, T_q, d_k) and the weights (B, H, T_q, T_k).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T_q, T_k)
+    if mask is not None:
+        # -inf gives exactly zero weight after softmax, so masked keys contribute nothing.
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
+
+
+class MultiHeadAttention(nn.Module):
+    """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.d_k = d_model // n_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape  # (B, T, D) -> (B, H, T, d_k)
+        return x.view(b, t, self.n_heads, self.d_k).transpose(1, 2)
+
+    def project_kv(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of source (B, T_k, D), each (B, H, T_k, d_k); cacheable."""
+        return self.split_heads(self.k_proj(source)), self.split_heads(self.v_proj(source))
+
+    def attend(
+        self,
+        query: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        head_gate: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, T_q, D) against projected k, v. head_gate (H,) scales each head's output
+        before W^O (1 keeps a head, 0 removes it): used for ablation and head importance."""
+        q = self.split_heads(self.q_proj(query))  # (B, H, T_q, d_k)
+        heads, weights = scaled_dot_product_attention(q, k, v, mask)
+        if self.training and self.dropout.p > 0:
+            # Dropout on the weights, applied after the returned maps are taken.
+            heads = self.dropout(weights) @ v
+        if head_gate is not None:
+            heads = heads * head_gate.view(1, -1, 1, 1)
+        b, _, t, _ = heads.shape
+        out = heads.transpose(1, 2).reshape(b, t, self.n_heads * self.d_k)  # (B, T_q, D)
+        return self.out_proj(out), weights
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        source: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        head_gate: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend from query (B, T_q, D) to source (B, T_k, D): self-attention when they are
+        the same tensor. Returns (B, T_q, D) and weights (B, H, T_q, T_k)."""
+        return self.attend(query, *self.project_kv(source), mask, head_gate)

@@ -1,0 +1,542 @@
+"""Training (§5): label-smoothed cross-entropy, Adam with the warm-up schedule, token-count
+batches, resumable state, DistributedDataParallel, checkpoint averaging and export.
+
+A run lives in `run_dir` (state.pt, snapshots/, probes/, training_log.csv, tokenizer.json) and is
+exported to a checkpoint folder when it reaches max_steps. Kill it at any moment (SIGKILL
+included) and the same command resumes from the last saved state: every file is written to a
+temporary name and renamed, and the dropout noise of each step is seeded from the step itself,
+so a resumed run computes exactly what an uninterrupted one would.
+"""
+
+import contextlib
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from . import data as D
+from .checkpoint import METRICS_FILE, atomic_write, save_checkpoint, unique_state_dict, write_json
+from .evaluation import evaluate, score, translate_all
+from .model import ModelConfig, Transformer
+from .tokenizer import Tokenizer
+from .translator import Translator
+
+LOG_FIELDS = ["step", "epoch", "tokens", "train_loss", "lr", "dev_loss", "dev_bleu", "elapsed_s"]
+HISTORY_FILE = "attention_history.safetensors"  # probe attention per evaluation, for the app
+
+
+# -- the paper's formulas --------------------------------------------------------------------
+def learning_rate(step: int, d_model: int, warmup: int, scale: float = 1.0) -> float:
+    """lrate = scale * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)  (§5.3, Eq. 3); step >= 1."""
+    step = max(step, 1)
+    return scale * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def label_smoothed_loss(
+    logits: torch.Tensor, target: torch.Tensor, smoothing: float, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cross-entropy against (1 - eps) * one_hot + eps * uniform (§5.4), summed over non-pad targets.
+
+    logits (B, T, V), target (B, T) -> (smoothed loss sum, plain NLL sum, number of tokens).
+    """
+    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
+    nll = -log_probs.gather(-1, target[..., None])[..., 0]  # (B, T)
+    uniform = -log_probs.mean(dim=-1)  # cross-entropy against the uniform distribution
+    keep = target != pad_id
+    loss = (1 - smoothing) * nll + smoothing * uniform
+    return loss[keep].sum(), nll[keep].sum(), keep.sum()
+
+
+# -- recipes ---------------------------------------------------------------------------------
+@dataclass
+class TrainSettings:
+    max_steps: int
+    max_tokens: int = 4096  # padded tokens (sentences x longest side) per micro-batch
+    accumulate: int = 1  # micro-batches per optimizer step on each process
+    warmup: int = 4000
+    lr_scale: float = 1.0
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    adam_eps: float = 1e-9
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    eval_every: int = 500
+    log_every: int = 50
+    save_minutes: float = 5.0  # resumable state at least this often
+    save_every: int = 0  # ... and every this many steps (0: only by the clock)
+    average_last: int = 5  # snapshots (taken at evaluations) averaged into the exported weights
+    dev_loss_sentences: int = 2000
+    dev_bleu_sentences: int = 300
+    max_sentence_tokens: int = 100  # longer pairs are left out of training
+    threads: int = 0  # torch threads per process (0: torch's default)
+
+
+@dataclass
+class Recipe:
+    name: str
+    output: str  # the checkpoint folder written at the end
+    run_dir: str  # resumable state lives here (not shipped)
+    source_language: str
+    target_language: str
+    model: dict  # ModelConfig fields except the vocabulary sizes, which the tokenizer decides
+    train: TrainSettings
+    data: dict  # {"train": [source...], "dev": [...], "test": {name: [source...]}}
+    tokenizer: dict = field(default_factory=lambda: {"kind": "bpe", "vocab_size": 8000})
+    decoding: dict = field(default_factory=dict)
+    seed: int = 1
+    probes: list[list[str]] = field(default_factory=list)  # (source, reference) pairs
+    description: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides) -> "Recipe":
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+        values.update(overrides)
+        values["train"] = TrainSettings(**values["train"])
+        return cls(**values)
+
+
+def load_pairs(spec: dict, data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
+    """One data source of a recipe: kind = "parallel" | "tsv" | "reverse"."""
+    kind = spec["kind"]
+    if kind == "parallel":
+        return D.read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
+    if kind == "tsv":
+        pairs, stats = D.read_tsv(data_dir / spec["path"])
+        if "split" in spec:
+            pairs = D.split_pairs(pairs, spec["split"], spec.get("dev_fraction", 0.02), spec.get("test_fraction", 0.03))
+        return pairs, stats
+    if kind == "reverse":
+        return D.reverse_task_pairs(
+            spec["count"], spec["seed"], spec.get("min_len", 1), spec.get("max_len", 20)
+        ), D.ReadStats()
+    raise ValueError(f"unknown data kind {kind!r}")
+
+
+def load_split(specs: list[dict], data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
+    pairs, stats = [], D.ReadStats()
+    for spec in specs:
+        more, more_stats = load_pairs(spec, data_dir)
+        pairs += more
+        stats = stats + more_stats
+    return pairs, stats
+
+
+# -- distributed -----------------------------------------------------------------------------
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+def setup_distributed() -> Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK: gloo on CPU, nccl on GPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(int(os.environ.get("RANK", "0")), world, device)
+
+
+# -- batches ---------------------------------------------------------------------------------
+def encode_pairs(tokenizer: Tokenizer, pairs: list[D.Pair], max_tokens: int) -> list[D.Example]:
+    """(source ids + EOS, BOS + target ids + EOS); pairs with a side over max_tokens are dropped."""
+    sources = tokenizer.encode_batch([s for s, _ in pairs])
+    targets = tokenizer.encode_batch([t for _, t in pairs])
+    bos, eos = tokenizer.bos_id, tokenizer.eos_id
+    return [
+        (s + [eos], [bos] + t + [eos])
+        for s, t in zip(sources, targets)
+        if len(s) < max_tokens and len(t) < max_tokens - 1
+    ]
+
+
+def collate(examples: list[D.Example], indices: list[int], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    pad = lambda rows: torch.tensor([r + [pad_id] * (max(map(len, rows)) - len(r)) for r in rows], device=device)  # noqa: E731
+    return pad([examples[i][0] for i in indices]), pad([examples[i][1] for i in indices])
+
+
+class BatchStream:
+    """The endless sequence of micro-batches: epoch e uses token_batches(seed + e). Its position
+    (epoch, cursor) is part of the saved state."""
+
+    def __init__(self, examples: list[D.Example], max_tokens: int, seed: int, epoch: int = 0, cursor: int = 0):
+        self.examples, self.max_tokens, self.seed = examples, max_tokens, seed
+        self.epoch, self.cursor = epoch, cursor
+        self.batches = D.token_batches(examples, max_tokens, seed + epoch)
+
+    def take(self, count: int) -> list[list[int]]:
+        taken = []
+        while len(taken) < count:
+            if self.cursor == len(self.batches):
+                self.epoch, self.cursor = self.epoch + 1, 0
+                self.batches = D.token_batches(self.examples, self.max_tokens, self.seed + self.epoch)
+            taken.append(self.batches[self.cursor])
+            self.cursor += 1
+        return taken
+
+
+# -- the run ---------------------------------------------------------------------------------
+class TrainingRun:
+    def __init__(self, recipe: Recipe, data_dir: str | Path = "../shared/data", progress: bool = True):
+        self.recipe, self.settings = recipe, recipe.train
+        self.data_dir = Path(data_dir)
+        self.run_dir = Path(recipe.run_dir)
+        self.progress = progress
+        self.dist = setup_distributed()
+        if self.settings.threads:
+            torch.set_num_threads(self.settings.threads)
+        self._prepare_data()
+        self._build_model()
+
+    def say(self, message: str) -> None:
+        if self.dist.main:
+            tqdm.write(message)
+
+    # data and tokenizer
+    def _prepare_data(self) -> None:
+        r, s = self.recipe, self.settings
+        train_pairs, stats = load_split(r.data["train"], self.data_dir)
+        dev_pairs, dev_stats = load_split(r.data["dev"], self.data_dir)
+        self.say(
+            f"data: {len(train_pairs)} train pairs ({stats.bad} bad lines, {stats.duplicates} duplicates, "
+            f"{stats.empty} empty), {len(dev_pairs)} dev pairs ({dev_stats.bad} bad lines)"
+        )
+        for example in stats.examples:
+            self.say(f"  bad line: {example}")
+        tokenizer_path = self.run_dir / "tokenizer.json"
+        if self.dist.main and not tokenizer_path.exists():
+            # Learned on the training split only, source and target together (joint vocabulary).
+            texts = [side for pair in train_pairs for side in pair]
+            if r.tokenizer["kind"] == "bpe":
+                tokenizer = Tokenizer.train_bpe(texts, r.tokenizer["vocab_size"])
+            else:
+                tokenizer = Tokenizer.train_word_level(texts)
+            atomic_write(tokenizer_path, tokenizer.save)
+        self.dist.barrier()
+        self.tokenizer = Tokenizer.from_file(tokenizer_path)
+        self.train_examples = encode_pairs(self.tokenizer, train_pairs, s.max_sentence_tokens)
+        self.dev_pairs = dev_pairs
+        self.dev_examples = encode_pairs(self.tokenizer, dev_pairs[: s.dev_loss_sentences], s.max_sentence_tokens)
+        self.probes = [tuple(p) for p in r.probes] or dev_pairs[:3]
+        self.say(f"tokenizer: {self.tokenizer.vocab_size} tokens; {len(self.train_examples)} training examples kept")
+
+    def _build_model(self) -> None:
+        r, s = self.recipe, self.settings
+        vocab = self.tokenizer.vocab_size
+        ids = {"pad_id": self.tokenizer.pad_id, "bos_id": self.tokenizer.bos_id, "eos_id": self.tokenizer.eos_id}
+        self.config = ModelConfig(src_vocab_size=vocab, tgt_vocab_size=vocab, **ids, **r.model)
+        torch.manual_seed(r.seed)  # same initial weights on every rank
+        self.model = Transformer(self.config).to(self.dist.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.0, betas=tuple(s.adam_betas), eps=s.adam_eps)
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        self.stream = BatchStream(self.train_examples, s.max_tokens, r.seed)
+        self._resume()
+        self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else None
+
+    # state
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / "state.pt"
+
+    def _resume(self) -> None:
+        if not self.state_path.exists():
+            return
+        state = torch.load(self.state_path, map_location=self.dist.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.stream = BatchStream(
+            self.train_examples, self.settings.max_tokens, self.recipe.seed, state["epoch"], state["cursor"]
+        )
+        if self.dist.main:
+            self._forget_after(self.step)
+        self.say(f"resumed {self.run_dir} at step {self.step} (epoch {self.stream.epoch})")
+
+    def _forget_after(self, step: int) -> None:
+        """Drop log rows, snapshots and probe maps written after the saved state (a killed run
+        may have got further than its last save)."""
+        log = self.run_dir / "training_log.csv"
+        if log.exists():
+            with log.open() as f:
+                rows = [row for row in csv.DictReader(f) if int(row["step"]) <= step]
+            self._write_log(rows)
+        for folder in ("snapshots", "probes"):
+            for path in (self.run_dir / folder).glob("step-*.safetensors"):
+                if int(path.stem.split("-")[1]) > step:
+                    path.unlink()
+
+    def save_state(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "tokens": self.tokens,
+            "elapsed": self.elapsed,
+            "epoch": self.stream.epoch,
+            "cursor": self.stream.cursor,
+        }
+        atomic_write(self.state_path, lambda tmp: torch.save(state, tmp))
+
+    def _write_log(self, rows: list[dict]) -> None:
+        def write(tmp):
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, LOG_FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        atomic_write(self.run_dir / "training_log.csv", write)
+
+    def _append_log(self, row: dict) -> None:
+        log = self.run_dir / "training_log.csv"
+        if not log.exists():
+            self._write_log([])
+        with log.open("a", newline="") as f:
+            csv.DictWriter(f, LOG_FIELDS).writerow(row)
+
+    # one optimizer step
+    def train_step(self) -> tuple[float, int]:
+        s, d = self.settings, self.dist
+        model = self.ddp or self.model
+        micro = self.stream.take(d.world * s.accumulate)  # the global batch of this step
+        mine = micro[d.rank * s.accumulate : (d.rank + 1) * s.accumulate]
+        lr = learning_rate(self.step + 1, self.config.d_model, s.warmup, s.lr_scale)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss_total, tokens = 0.0, 0
+        for j, indices in enumerate(mine):
+            # Dropout noise depends only on (seed, step, global micro-batch): resumable, and the
+            # same whether the global batch is spread over processes or accumulated in one.
+            torch.manual_seed(self.recipe.seed * 1_000_003 + self.step * 1009 + d.rank * s.accumulate + j)
+            src, tgt = collate(self.train_examples, indices, self.config.pad_id, d.device)
+            sync = self.ddp is None or j == len(mine) - 1
+            with contextlib.nullcontext() if sync else self.ddp.no_sync():
+                logits = model(src, tgt[:, :-1])
+                loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], s.label_smoothing, self.config.pad_id)
+                (loss / count / s.accumulate).backward()
+            loss_total += loss.item() / count.item() / s.accumulate
+            tokens += int((src != self.config.pad_id).sum() + (tgt != self.config.pad_id).sum())
+        if s.clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return loss_total, tokens * d.world
+
+    # evaluation
+    def translator(self) -> Translator:
+        info = {"decoding": {**self.recipe.decoding, "beam_size": 1}}
+        return Translator(self.model.eval(), self.tokenizer, info)
+
+    @torch.no_grad()
+    def dev_loss(self) -> float:
+        self.model.eval()
+        nll_sum, count_sum = 0.0, 0
+        for indices in D.token_batches(self.dev_examples, self.settings.max_tokens, seed=0):
+            src, tgt = collate(self.dev_examples, indices, self.config.pad_id, self.dist.device)
+            _, nll, count = label_smoothed_loss(self.model(src, tgt[:, :-1]), tgt[:, 1:], 0.0, self.config.pad_id)
+            nll_sum, count_sum = nll_sum + nll.item(), count_sum + count.item()
+        self.model.train()
+        return nll_sum / max(count_sum, 1)
+
+    def dev_bleu(self) -> float:
+        pairs = self.dev_pairs[: self.settings.dev_bleu_sentences]
+        hypotheses = translate_all(self.translator(), [s for s, _ in pairs], beam_size=1)
+        self.model.train()
+        return score(hypotheses, [t for _, t in pairs])["bleu"]
+
+    def probe_ids(self, source: str, reference: str) -> tuple[list[int], list[int]]:
+        """Source ids and the reference as output ids: probes are teacher-forced on the reference,
+        so their attention maps have the same axes at every step."""
+        src_ids = self.tokenizer.encode(source)[: self.config.max_len - 1] + [self.config.eos_id]
+        return src_ids, self.tokenizer.encode(reference)[: self.config.max_len - 1] + [self.config.eos_id]
+
+    def save_probes(self) -> None:
+        """Teacher-forced attention of the probe pairs at this step, float16, for the app."""
+        translator = self.translator()
+        tensors = {}
+        for i, probe in enumerate(self.probes):
+            result = translator.explain(*self.probe_ids(*probe))
+            for kind, maps in result.attention.items():
+                tensors[f"probe{i}.{kind}"] = maps.half().contiguous()
+        self.model.train()
+        atomic_write(self.run_dir / "probes" / f"step-{self.step:07d}.safetensors", lambda tmp: save_file(tensors, tmp))
+
+    def save_snapshot(self) -> None:
+        folder = self.run_dir / "snapshots"
+        tensors = {k: v.detach().cpu().contiguous() for k, v in unique_state_dict(self.model).items()}
+        atomic_write(folder / f"step-{self.step:07d}.safetensors", lambda tmp: save_file(tensors, tmp))
+        for old in sorted(folder.glob("step-*.safetensors"))[: -self.settings.average_last]:
+            old.unlink()
+
+    def evaluate_now(self, train_loss: float, lr: float) -> None:
+        dev_loss, bleu = self.dev_loss(), self.dev_bleu()
+        self.save_probes()
+        self.save_snapshot()
+        self._append_log(self._row(train_loss, lr, dev_loss=round(dev_loss, 4), dev_bleu=bleu))
+        self.say(
+            f"step {self.step}: dev loss {dev_loss:.3f} (ppl {math.exp(min(dev_loss, 50)):.1f}), dev BLEU {bleu:.2f}"
+        )
+
+    def _row(self, train_loss: float, lr: float, **extra) -> dict:
+        return {
+            "step": self.step,
+            "epoch": self.stream.epoch,
+            "tokens": self.tokens,
+            "train_loss": round(train_loss, 4),
+            "lr": f"{lr:.3e}",
+            "elapsed_s": round(self.elapsed, 1),
+            "dev_loss": "",
+            "dev_bleu": "",
+            **extra,
+        }
+
+    # the loop
+    def run(self, max_minutes: float | None = None) -> bool:
+        """Train until max_steps (returns True) or until max_minutes pass (returns False)."""
+        s, d = self.settings, self.dist
+        self.model.train()
+        started, last_save = time.monotonic(), time.monotonic()
+        bar = tqdm(
+            total=s.max_steps,
+            initial=self.step,
+            desc=self.recipe.name,
+            unit="step",
+            disable=not (self.progress and d.main),
+            dynamic_ncols=True,
+        )
+        window_loss, window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
+        while self.step < s.max_steps:
+            t0 = time.monotonic()
+            loss, tokens = self.train_step()
+            self.elapsed += time.monotonic() - t0
+            self.tokens += tokens
+            window_loss, window_steps, window_tokens = window_loss + loss, window_steps + 1, window_tokens + tokens
+            lr = self.optimizer.param_groups[0]["lr"]
+            bar.update(1)
+            if self.step % s.log_every == 0 or self.step % s.eval_every == 0 or self.step == s.max_steps:
+                rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
+                bar.set_postfix(loss=f"{window_loss / window_steps:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
+                if d.main:
+                    if self.step % s.eval_every == 0 or self.step == s.max_steps:
+                        self.evaluate_now(window_loss / window_steps, lr)
+                    else:
+                        self._append_log(self._row(window_loss / window_steps, lr))
+                window_loss, window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
+            out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
+            due = time.monotonic() - last_save > 60 * s.save_minutes or (s.save_every and self.step % s.save_every == 0)
+            if d.main and (due or out_of_time or self.step == s.max_steps):
+                self.save_state()
+                last_save = time.monotonic()
+            d.barrier()
+            if out_of_time and self.step < s.max_steps:
+                bar.close()
+                self.say(f"stopped after {max_minutes} minutes at step {self.step}; run the same command to resume")
+                return False
+        bar.close()
+        return True
+
+    # export
+    def averaged_model(self) -> Transformer:
+        """The mean of the last `average_last` snapshots (the paper averages its last checkpoints)."""
+        paths = sorted((self.run_dir / "snapshots").glob("step-*.safetensors"))[-self.settings.average_last :]
+        if not paths:
+            return self.model
+        total = None
+        for path in paths:
+            tensors = load_file(path)
+            total = tensors if total is None else {k: total[k] + tensors[k] for k in total}
+        model = Transformer(self.config)
+        model.load_state_dict({k: v / len(paths) for k, v in total.items()}, strict=False)
+        self.say(f"averaged {len(paths)} snapshots: {', '.join(p.stem for p in paths)}")
+        return model.eval()
+
+    def export(self) -> Path:
+        r = self.recipe
+        output = Path(r.output)
+        model = self.averaged_model().cpu()
+        info = {
+            "name": r.name,
+            "description": r.description,
+            "source_language": r.source_language,
+            "target_language": r.target_language,
+            "decoding": r.decoding,
+            "training": {
+                "steps": self.step,
+                "tokens": self.tokens,
+                "hours": round(self.elapsed / 3600, 2),
+                "processes": self.dist.world,
+                "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores"
+                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+                "averaged_snapshots": min(
+                    self.settings.average_last, len(list((self.run_dir / "snapshots").glob("*.safetensors")))
+                ),
+            },
+        }
+        save_checkpoint(output, model, self.tokenizer, info)
+        shutil.copyfile(self.run_dir / "training_log.csv", output / "training_log.csv")
+        self._export_probes(output)
+        translator = Translator(model, self.tokenizer, info)
+        metrics = {}
+        sets = {"dev": self.recipe.data["dev"], **self.recipe.data.get("test", {})}
+        for name, specs in sets.items():
+            pairs, _ = load_split(specs, self.data_dir)
+            sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+            self.say(f"scoring {name} ({len(pairs)} sentences)")
+            metrics[name] = evaluate(translator, sources, references, progress=self.progress)
+            self.say(f"  {name}: {json.dumps({k: v for k, v in metrics[name].items() if 'signature' not in k})}")
+        write_json(output / METRICS_FILE, metrics)
+        return output
+
+    def _export_probes(self, output: Path) -> None:
+        """All probe snapshots in one safetensors file (keys step{N}.probe{i}.{kind}) and their
+        token labels in a JSON file beside it."""
+        tensors, steps = {}, []
+        for path in sorted((self.run_dir / "probes").glob("step-*.safetensors")):
+            step = int(path.stem.split("-")[1])
+            steps.append(step)
+            tensors.update({f"step{step}.{k}": v for k, v in load_file(path).items()})
+        if not tensors:
+            return
+        probes = []
+        for source, reference in self.probes:
+            src_ids, out_ids = self.probe_ids(source, reference)
+            probes.append(
+                {
+                    "source": source,
+                    "reference": reference,
+                    "source_tokens": self.tokenizer.tokens(src_ids),
+                    "target_tokens": self.tokenizer.tokens([self.config.bos_id] + out_ids[:-1]),
+                }
+            )
+        atomic_write(output / HISTORY_FILE, lambda tmp: save_file(tensors, tmp))
+        write_json(output / "attention_history.json", {"steps": steps, "probes": probes})
+
+
+def train(recipe: Recipe, data_dir: str | Path, max_minutes: float | None = None, progress: bool = True) -> Path | None:
+    """Run (or resume) a recipe; export its checkpoint once max_steps is reached."""
+    run = TrainingRun(recipe, data_dir, progress)
+    finished = run.run(max_minutes)
+    output = run.export() if finished and run.dist.main else None
+    run.dist.barrier()
+    return output

@@ -1,0 +1,143 @@
+"""Text in, translation and every attention map out: what the CLI and the app call."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_model
+from .decoding import beam_search, greedy_decode, next_token_log_probs
+from .model import HeadGates, Transformer
+from .tokenizer import Tokenizer
+
+
+@dataclass
+class Translation:
+    """One translated sentence and the attention maps of the model that produced it.
+
+    Axes (T = len(target_tokens), S = len(source_tokens)):
+      attention["encoder"] (L, H, S, S): row = query source token, column = key source token.
+      attention["decoder"] (L, H, T, T): row = query, column = key, both decoder *inputs*
+                                         target_tokens = ["<s>", y1, ..., yn]; zero above the diagonal.
+      attention["cross"]   (L, H, T, S): row = decoder input target_tokens[i], column = source token.
+    Decoder row i is the step that predicted output_tokens[i] (= target_tokens[i + 1], or
+    "</s>" at the end), with probability token_probs[i].
+    """
+
+    text: str
+    source_tokens: list[str]
+    target_tokens: list[str]
+    output_tokens: list[str]
+    token_probs: list[float]
+    attention: dict[str, torch.Tensor]
+    truncated: bool = False  # the source was longer than the model's max_len and was cut
+    output_ids: list[int] = field(default_factory=list, repr=False)
+
+    @property
+    def log_prob(self) -> float:
+        return float(torch.tensor(self.token_probs).log().sum()) if self.token_probs else 0.0
+
+
+class Translator:
+    """A loaded model with its tokenizer and default decoding settings. Thread-safe: inference
+    only, no state is stored between calls."""
+
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, info: dict | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.info = info or {}
+        self.config = model.config
+        decoding = self.info.get("decoding", {})
+        self.default_beam_size = int(decoding.get("beam_size", 1))
+        self.length_penalty = float(decoding.get("length_penalty", 0.6))
+        self.max_len_a = float(decoding.get("max_len_a", 1.5))  # output limit = a * source length + b
+        self.max_len_b = int(decoding.get("max_len_b", 10))
+
+    @property
+    def max_source_tokens(self) -> int:
+        return self.config.max_len - 1  # room for the EOS the source always ends with
+
+    def source_ids(self, text: str) -> tuple[list[int], bool]:
+        """Token ids of text plus EOS, cut to the model's max_len; and whether it was cut."""
+        ids = self.tokenizer.encode(text)
+        truncated = len(ids) > self.max_source_tokens
+        return ids[: self.max_source_tokens] + [self.config.eos_id], truncated
+
+    def translate(
+        self,
+        texts: list[str],
+        beam_size: int | None = None,
+        max_len: int | None = None,
+        head_gates: HeadGates | None = None,
+    ) -> list["Translation"]:
+        """Translate a batch. beam_size None uses the checkpoint's default, 1 is greedy.
+        max_len caps the output length in tokens (default: 1.5 x source + 10)."""
+        beam_size = self.default_beam_size if beam_size is None else beam_size
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if max_len is not None and max_len < 1:
+            raise ValueError(f"max_len must be >= 1, got {max_len}")
+        results: list[Translation | None] = [None] * len(texts)
+        work = []
+        for i, text in enumerate(texts):
+            if not text.strip():
+                results[i] = self._empty(text)
+            else:
+                work.append((i, *self.source_ids(text)))
+        if work:
+            pad = self.config.pad_id
+            longest = max(len(ids) for _, ids, _ in work)
+            src = torch.tensor([ids + [pad] * (longest - len(ids)) for _, ids, _ in work])
+            limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for _, ids, _ in work]
+            with torch.inference_mode():
+                if beam_size == 1:
+                    outputs = greedy_decode(self.model, src, limits, head_gates)
+                else:
+                    outputs = beam_search(self.model, src, limits, beam_size, self.length_penalty, head_gates)
+                for (i, ids, truncated), out in zip(work, outputs):
+                    results[i] = self.explain(ids, out, head_gates, truncated)
+        return results
+
+    def explain(
+        self, src_ids: list[int], output_ids: list[int], head_gates: HeadGates | None = None, truncated: bool = False
+    ) -> Translation:
+        """Teacher-force output_ids on src_ids and collect attention and token probabilities."""
+        c = self.config
+        ends = bool(output_ids) and output_ids[-1] == c.eos_id
+        # The last output token is never a decoder input (the model stopped or hit max_len).
+        decoder_input = [c.bos_id] + output_ids[:-1]
+        with torch.inference_mode():
+            logits, attention = self.model.forward_with_attention(
+                torch.tensor([src_ids]), torch.tensor([decoder_input]), head_gates
+            )
+            log_probs = next_token_log_probs(self.model, logits[0])  # (T, V)
+            probs = log_probs.gather(1, torch.tensor(output_ids)[:, None]).exp()[:, 0].tolist()
+        words = output_ids[:-1] if ends else output_ids
+        return Translation(
+            text=self.tokenizer.decode(words),
+            source_tokens=self.tokenizer.tokens(src_ids),
+            target_tokens=self.tokenizer.tokens(decoder_input),
+            output_tokens=self.tokenizer.tokens(output_ids),
+            token_probs=probs,
+            attention={kind: maps[0] for kind, maps in attention.items()},
+            truncated=truncated,
+            output_ids=output_ids,
+        )
+
+    def _empty(self, text: str) -> Translation:
+        c = self.config
+        empty = lambda layers: torch.zeros(layers, c.n_heads, 0, 0)  # noqa: E731
+        attention = {
+            "encoder": empty(c.n_encoder_layers),
+            "decoder": empty(c.n_decoder_layers),
+            "cross": empty(c.n_decoder_layers),
+        }
+        return Translation(
+            text="", source_tokens=[], target_tokens=[], output_tokens=[], token_probs=[], attention=attention
+        )
+
+
+def load_checkpoint(path: str | Path) -> Translator:
+    """Load a checkpoint folder (see transformer.checkpoint) as a ready-to-use Translator."""
+    model, tokenizer, info = load_model(path)
+    return Translator(model, tokenizer, info)
