@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 import torch
-from conftest import random_ids, tiny_config
 
+from conftest import random_ids, tiny_config
 from transformer import Transformer
 from transformer.decoding import beam_search, greedy_decode, length_penalty, next_token_log_probs
 

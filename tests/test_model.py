@@ -1,9 +1,9 @@
 import pytest
 import torch
-from conftest import random_ids, tiny_config
 from test_attention import copy_into_reference
 from torch import nn
 
+from conftest import random_ids, tiny_config
 from transformer import ModelConfig, Transformer
 
 

@@ -74,7 +74,8 @@ class TrainSettings:
     log_every: int = 50
     save_minutes: float = 5.0  # resumable state at least this often
     save_every: int = 0  # ... and every this many steps (0: only by the clock)
-    average_last: int = 5  # snapshots (taken at evaluations) averaged into the exported weights
+    snapshot_every: int = 0  # weights kept for averaging this often (0: at each evaluation)
+    average_last: int = 5  # the last snapshots averaged into the exported weights
     dev_loss_sentences: int = 2000
     dev_bleu_sentences: int = 300
     max_sentence_tokens: int = 100  # longer pairs are left out of training
@@ -124,10 +125,11 @@ def load_pairs(spec: dict, data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
 
 
 def load_split(specs: list[dict], data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
+    """All sources of a split; a source with repeat = N counts N times (upsampling)."""
     pairs, stats = [], D.ReadStats()
     for spec in specs:
         more, more_stats = load_pairs(spec, data_dir)
-        pairs += more
+        pairs += more * spec.get("repeat", 1)
         stats = stats + more_stats
     return pairs, stats
 
@@ -392,7 +394,6 @@ class TrainingRun:
     def evaluate_now(self, train_loss: float, lr: float) -> None:
         dev_loss, bleu = self.dev_loss(), self.dev_bleu()
         self.save_probes()
-        self.save_snapshot()
         self._append_log(self._row(train_loss, lr, dev_loss=round(dev_loss, 4), dev_bleu=bleu))
         self.say(
             f"step {self.step}: dev loss {dev_loss:.3f} (ppl {math.exp(min(dev_loss, 50)):.1f}), dev BLEU {bleu:.2f}"
@@ -434,6 +435,8 @@ class TrainingRun:
             window_loss, window_steps, window_tokens = window_loss + loss, window_steps + 1, window_tokens + tokens
             lr = self.optimizer.param_groups[0]["lr"]
             bar.update(1)
+            if d.main and (self.step % (s.snapshot_every or s.eval_every) == 0 or self.step == s.max_steps):
+                self.save_snapshot()
             if self.step % s.log_every == 0 or self.step % s.eval_every == 0 or self.step == s.max_steps:
                 rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
                 bar.set_postfix(loss=f"{window_loss / window_steps:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
