@@ -55,6 +55,7 @@ def test_bad_arguments_exit_2_with_one_line(tiny_checkpoint):
     assert_one_line_error(cli("translate", "--checkpoint", tiny_checkpoint, "--beam-size", "many", "a"))
     assert_one_line_error(cli("frobnicate"))
     assert_one_line_error(cli("train", "configs/does-not-exist.toml"))
+    assert_one_line_error(cli("export", "configs/does-not-exist.toml"))
 
 
 def test_evaluate_prints_json(tiny_checkpoint, tmp_path):

@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
     tr.add_argument("--no-progress", action="store_true")
 
+    x = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
+    x.add_argument("recipe", type=Path)
+    x.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    x.add_argument("--no-progress", action="store_true")
+
     e = commands.add_parser("evaluate", help="score a checkpoint on a source file against references (JSON)")
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--src", required=True, type=Path, help="one sentence per line (plain or .gz)")
@@ -74,6 +79,17 @@ def cmd_train(args) -> None:
         print(f"checkpoint written to {output}")
 
 
+def cmd_export(args) -> None:
+    from .training import Recipe, TrainingRun
+
+    if not args.recipe.is_file():
+        raise FileNotFoundError(f"{args.recipe}: recipe not found")
+    run = TrainingRun(Recipe.load(args.recipe), args.data_dir, progress=not args.no_progress)
+    if run.step == 0:
+        raise ValueError(f"{run.run_dir}: no saved training state to export")
+    print(f"checkpoint written to {run.export()}")
+
+
 def cmd_evaluate(args) -> None:
     from .data import ReadStats, read_lines
     from .evaluation import evaluate
@@ -94,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
-    command = {"translate": cmd_translate, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
+    command = {"translate": cmd_translate, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate}[
+        args.command
+    ]
     try:
         command(args)
     except (CheckpointError, OSError, ValueError) as e:
