@@ -31,6 +31,7 @@ class Translation:
     token_probs: list[float]
     attention: dict[str, torch.Tensor]
     truncated: bool = False  # the source was longer than the model's max_len and was cut
+    source_ids: list[int] = field(default_factory=list, repr=False)
     output_ids: list[int] = field(default_factory=list, repr=False)
 
     @property
@@ -57,7 +58,7 @@ class Translator:
     def max_source_tokens(self) -> int:
         return self.config.max_len - 1  # room for the EOS the source always ends with
 
-    def source_ids(self, text: str) -> tuple[list[int], bool]:
+    def encode_source(self, text: str) -> tuple[list[int], bool]:
         """Token ids of text plus EOS, cut to the model's max_len; and whether it was cut."""
         ids = self.tokenizer.encode(text)
         truncated = len(ids) > self.max_source_tokens
@@ -83,7 +84,7 @@ class Translator:
             if not text.strip():
                 results[i] = self._empty(text)
             else:
-                work.append((i, *self.source_ids(text)))
+                work.append((i, *self.encode_source(text)))
         if work:
             pad = self.config.pad_id
             longest = max(len(ids) for _, ids, _ in work)
@@ -121,6 +122,7 @@ class Translator:
             token_probs=probs,
             attention={kind: maps[0] for kind, maps in attention.items()},
             truncated=truncated,
+            source_ids=src_ids,
             output_ids=output_ids,
         )
 

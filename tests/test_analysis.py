@@ -1,0 +1,135 @@
+import math
+
+import pytest
+import torch
+
+from transformer import load_checkpoint
+from transformer.analysis import (
+    alignment,
+    argmax_links,
+    attention_entropy,
+    attention_rollout,
+    average_statistics,
+    head_gates,
+    head_importance,
+    is_punctuation_or_eos,
+    mean_attention_distance,
+    sequence_log_prob,
+    source_relevance,
+    weight_on,
+)
+from transformer.data import SYMBOLS
+
+
+def test_rollout_by_hand():
+    # One head per layer, two tokens.
+    a1 = torch.tensor([[0.5, 0.5], [0.0, 1.0]])
+    a2 = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    rollout = attention_rollout(torch.stack([a1, a2])[:, None])
+    m1 = torch.tensor([[0.75, 0.25], [0.0, 1.0]])  # 0.5 A + 0.5 I, rows already sum to 1
+    m2 = torch.tensor([[1.0, 0.0], [0.25, 0.75]])
+    torch.testing.assert_close(rollout[0], m1)
+    torch.testing.assert_close(rollout[1], m2 @ m1)
+    torch.testing.assert_close(rollout[1], torch.tensor([[0.75, 0.25], [0.1875, 0.8125]]))
+
+
+def test_rollout_rows_stay_distributions_and_relevance_composes():
+    enc = torch.rand(3, 4, 6, 6).softmax(-1)
+    rollout = attention_rollout(enc)
+    torch.testing.assert_close(rollout.sum(-1), torch.ones(3, 6))
+    cross = torch.rand(2, 4, 5, 6).softmax(-1)
+    relevance = source_relevance(cross, enc)
+    torch.testing.assert_close(relevance, cross.mean(1) @ rollout[-1])
+    torch.testing.assert_close(relevance.sum(-1), torch.ones(2, 5))
+
+
+def test_entropy_and_distance_by_hand():
+    maps = torch.tensor([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]])  # (1, 3, 3)
+    expected_entropy = (0 + math.log(2) + (-2 * 0.25 * math.log(0.25) - 0.5 * math.log(0.5))) / 3
+    assert attention_entropy(maps).item() == pytest.approx(expected_entropy, abs=1e-6)
+    # Distances: row 0: 0; row 1: 0.5*1 = 0.5; row 2: 0.25*2 + 0.25*1 = 0.75.
+    assert mean_attention_distance(maps).item() == pytest.approx((0 + 0.5 + 0.75) / 3)
+    uniform = torch.full((4, 4), 0.25)
+    assert attention_entropy(uniform).item() == pytest.approx(math.log(4), abs=1e-6)
+
+
+def test_weight_on_eos_and_punctuation():
+    assert [is_punctuation_or_eos(t) for t in ["</s>", ".", "▁,", "▁Hund", "▁", "?!", "<s>"]] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
+    maps = torch.tensor([[0.1, 0.2, 0.7], [0.5, 0.5, 0.0]])
+    assert weight_on(maps, ["▁a", ".", "</s>"]).item() == pytest.approx((0.9 + 0.5) / 2)
+
+
+@pytest.fixture
+def translator(tiny_checkpoint):
+    return load_checkpoint(tiny_checkpoint)
+
+
+def random_text(n):
+    return " ".join(SYMBOLS[i] for i in torch.randint(0, 36, (n,)).tolist())
+
+
+def test_ablating_no_head_reproduces_the_model(translator):
+    text = random_text(6)
+    plain = translator.translate([text], max_len=8)[0]
+    gated = translator.translate([text], max_len=8, head_gates=head_gates(translator))[0]
+    assert gated.output_ids == plain.output_ids
+    for kind in plain.attention:
+        torch.testing.assert_close(gated.attention[kind], plain.attention[kind])
+    assert sequence_log_prob(translator, plain) == pytest.approx(plain.log_prob, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
+def test_ablating_a_head_equals_zeroing_its_slice_of_the_output_projection(translator, kind):
+    c = translator.config
+    layer, head = int(torch.randint(0, 2, ())), int(torch.randint(0, c.n_heads, ()))
+    result = translator.translate([random_text(7)], max_len=6)[0]
+    gated = translator.explain(result.source_ids, result.output_ids, head_gates(translator, {kind: [(layer, head)]}))
+    layers = translator.model.encoder_layers if kind == "encoder" else translator.model.decoder_layers
+    attention = layers[layer].cross_attn if kind == "cross" else layers[layer].self_attn
+    d_k = c.d_model // c.n_heads
+    with torch.no_grad():
+        attention.out_proj.weight[:, head * d_k : (head + 1) * d_k] = 0
+    zeroed = translator.explain(result.source_ids, result.output_ids)
+    torch.testing.assert_close(torch.tensor(gated.token_probs), torch.tensor(zeroed.token_probs), atol=1e-6, rtol=0)
+    assert not torch.allclose(torch.tensor(gated.token_probs), torch.tensor(result.token_probs))
+    if kind == "encoder":  # layers before the ablated one are untouched, the ablated layer's own map too
+        torch.testing.assert_close(gated.attention["encoder"][: layer + 1], result.attention["encoder"][: layer + 1])
+
+
+def test_head_importance_is_finite_and_reproducible(translator):
+    pairs = [(random_text(5), random_text(5)) for _ in range(6)]
+    first = head_importance(translator, pairs, batch_size=4)
+    again = head_importance(translator, pairs, batch_size=2)
+    for kind in ("encoder", "decoder", "cross"):
+        assert first[kind].shape == (2, translator.config.n_heads)
+        assert torch.isfinite(first[kind]).all() and (first[kind] >= 0).all()
+        torch.testing.assert_close(first[kind], again[kind])
+        assert first[kind].norm().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_statistics_shapes(translator):
+    results = translator.translate([random_text(4), random_text(9), ""], max_len=5)
+    stats = average_statistics(results)
+    for kind in ("encoder", "decoder", "cross"):
+        for name in ("entropy", "distance", "eos_punct"):
+            assert stats[kind][name].shape == (2, translator.config.n_heads)
+
+
+def test_alignment_reading_and_shift(translator):
+    result = translator.translate([random_text(5)], max_len=6)[0]
+    cross = result.attention["cross"][1].mean(0)
+    plain, shifted = alignment(result, 1), alignment(result, 1, shifted=True)
+    n = len(result.target_tokens) - 1
+    assert plain.shape == shifted.shape == (n, len(result.source_tokens))
+    torch.testing.assert_close(plain, cross[:n])
+    torch.testing.assert_close(shifted, cross[1 : n + 1])
+    links = argmax_links(plain)
+    assert [i for i, _ in links] == list(range(n)) and all(0 <= j < len(result.source_tokens) for _, j in links)
