@@ -5,7 +5,7 @@ import torch
 
 from conftest import random_ids, tiny_config
 from transformer import Transformer
-from transformer.decoding import beam_search, greedy_decode, length_penalty, next_token_log_probs
+from transformer.decoding import beam_search, best_path, greedy_decode, length_penalty, next_token_log_probs
 
 
 @pytest.fixture
@@ -102,3 +102,39 @@ def test_outputs_end_at_eos_and_never_emit_pad_or_bos(model):
         assert c.pad_id not in out and c.bos_id not in out
         assert c.eos_id not in out[:-1]
         assert len(out) <= 15
+
+
+def test_forced_prefix_starts_every_output(model):
+    c = model.config
+    src = random_ids(3, 6, c.src_vocab_size, pad_to=[6, 2, 4])
+    prefix = torch.randint(3, c.tgt_vocab_size, (3,)).tolist()
+    for out in greedy_decode(model, src, 9, prefix=prefix) + beam_search(model, src, 9, beam_size=3, prefix=prefix):
+        assert out[:3] == prefix and len(out) <= 9
+    with pytest.raises(ValueError, match="prefix"):
+        greedy_decode(model, src, 9, prefix=[c.eos_id])
+
+
+def test_greedy_continuation_of_a_prefix_is_greedy_from_there(model):
+    c = model.config
+    src = random_ids(1, 7, c.src_vocab_size)
+    with torch.no_grad():
+        model.generator.weight[c.eos_id] = 0  # EOS logit 0: below the best of 26 random logits
+    full = greedy_decode(model, src, 10)[0]
+    assert c.eos_id not in full[:3]
+    assert greedy_decode(model, src, 10, prefix=full[:3])[0] == full
+
+
+def test_beam_tree_best_path_is_the_beam_output(model):
+    c = model.config
+    src = random_ids(1, 6, c.src_vocab_size)
+    with torch.no_grad():
+        model.generator.weight[c.eos_id] += 0.8 * torch.randn(c.d_model)  # make EOS come sometimes
+    trace = []
+    output = beam_search(model, src, 8, beam_size=3, trace=trace)[0]
+    path = best_path(trace)
+    assert [node.token for node in path] == output
+    assert path[-1].status == "finished" and all(node.status == "kept" for node in path[:-1])
+    for nodes in trace:
+        assert sum(node.status == "kept" for node in nodes) <= 3
+        scores = [node.score for node in nodes]
+        assert scores == sorted(scores, reverse=True)

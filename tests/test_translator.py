@@ -63,3 +63,19 @@ def test_bad_arguments(translator):
         translator.translate(["a"], beam_size=0)
     with pytest.raises(ValueError, match="max_len"):
         translator.translate(["a"], max_len=0)
+
+
+def test_alternatives_rank_the_steps_choices(translator):
+    result = translator.translate([random_sentence(4)], max_len=6)[0]
+    assert len(result.alternatives) == len(result.output_tokens)
+    for (token, prob), choices in zip(zip(result.output_tokens, result.token_probs), result.alternatives):
+        probs = [p for _, p in choices]
+        assert probs == sorted(probs, reverse=True) and len(choices) == 5
+        assert choices[0] == (token, pytest.approx(prob))  # greedy took the best
+
+
+def test_text_prefix_and_beam_tree(translator):
+    trace = []
+    result = translator.translate(["a b c"], beam_size=2, max_len=6, prefix="z y", trace=trace)[0]
+    assert result.output_tokens[:2] == ["z", "y"] and result.text.startswith("z y")
+    assert trace and trace[0][0].step == 2  # the tree starts after the forced tokens

@@ -6,6 +6,8 @@ positions come from the cache and the encoder-decoder keys/values are projected 
 the model produced one.
 """
 
+from dataclasses import dataclass
+
 import torch
 
 from .model import HeadGates, Transformer
@@ -17,6 +19,14 @@ def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tens
     logits = logits.float()
     logits[:, [c.pad_id, c.bos_id]] = float("-inf")
     return logits.log_softmax(dim=-1)
+
+
+def _first_input(model: Transformer, rows: int, prefix: list[int] | None, device) -> torch.Tensor:
+    """BOS, then the forced prefix if any: (rows, 1 + len(prefix))."""
+    c = model.config
+    if prefix and {c.eos_id, c.pad_id, c.bos_id} & set(prefix):
+        raise ValueError("a forced prefix cannot contain EOS, PAD or BOS")
+    return torch.tensor([[c.bos_id] + list(prefix or [])] * rows, dtype=torch.long, device=device)
 
 
 def _start(
@@ -33,18 +43,23 @@ def _start(
 
 @torch.inference_mode()
 def greedy_decode(
-    model: Transformer, src_ids: torch.Tensor, max_len: int | list[int], head_gates: HeadGates | None = None
+    model: Transformer,
+    src_ids: torch.Tensor,
+    max_len: int | list[int],
+    head_gates: HeadGates | None = None,
+    prefix: list[int] | None = None,
 ) -> list[list[int]]:
     """Pick the most probable token at every step; src_ids (B, S) -> B token lists of at most
-    max_len tokens (one limit for all, or one per sentence)."""
+    max_len tokens (one limit for all, or one per sentence). A forced `prefix` (the same for every
+    sentence) is fed as given and the model continues after it (teacher forcing made visible)."""
     c = model.config
     state, limits = _start(model, src_ids, max_len, head_gates)
     batch = src_ids.size(0)
-    step_input = torch.full((batch, 1), c.bos_id, dtype=torch.long, device=src_ids.device)
+    step_input = _first_input(model, batch, prefix, src_ids.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=src_ids.device)
     limits = torch.tensor(limits, device=src_ids.device)
-    outputs = []
-    for step in range(int(limits.max())):
+    outputs = [torch.full((batch,), t, device=src_ids.device) for t in prefix or []]
+    for step in range(len(outputs), int(limits.max())):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates)
         token = next_token_log_probs(model, logits[:, -1]).argmax(dim=-1)  # (B,)
         token = token.masked_fill(finished, c.pad_id)
@@ -74,8 +89,12 @@ def beam_search(
     beam_size: int = 4,
     alpha: float = 0.6,
     head_gates: HeadGates | None = None,
+    prefix: list[int] | None = None,
+    trace: list[list["BeamNode"]] | None = None,
 ) -> list[list[int]]:
     """Batched beam search; src_ids (B, S) -> B token lists, the best finished hypothesis each.
+    `prefix` forces the first tokens as in greedy_decode. If `trace` is a list, every step of
+    the first sentence appends its candidates there (see BeamNode): the beam tree.
 
     Every step extends each of the K live hypotheses of a sentence by every token, keeps the
     2K best extensions, moves those among the K best that end in EOS to the finished list
@@ -87,12 +106,12 @@ def beam_search(
     state, limits = _start(model, src_ids, max_len, head_gates, repeat=k)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: let only the first one expand at step 0
-    history = torch.full((batch * k, 0), c.pad_id, dtype=torch.long, device=device)
-    step_input = torch.full((batch * k, 1), c.bos_id, dtype=torch.long, device=device)
+    step_input = _first_input(model, batch * k, prefix, device)
+    history = step_input[:, 1:]
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
     done = [False] * batch
 
-    for step in range(max(limits)):
+    for step in range(history.size(1), max(limits)):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates)
         log_probs = next_token_log_probs(model, logits[:, -1])  # (B*K, V)
         vocab = log_probs.size(-1)
@@ -102,19 +121,25 @@ def beam_search(
 
         keep_rows, keep_tokens, keep_scores = [], [], []
         for b in range(batch):
-            kept = []
+            kept, nodes = [], []
             for rank, (score, beam, token) in enumerate(
                 zip(top_scores[b].tolist(), top_beam[b].tolist(), top_token[b].tolist())
             ):
                 if score == float("-inf"):
                     break
                 row = b * k + beam
+                status = "pruned"
                 if token == c.eos_id or step == limits[b] - 1:
                     if rank < k and not done[b]:
                         ids = history[row].tolist() + [token]
                         finished[b].append((score / length_penalty(len(ids), alpha), ids))
-                elif len(kept) < k:
+                        status = "finished"
+                elif len(kept) < k and not done[b]:
                     kept.append((row, token, score))
+                    status = "kept"
+                nodes.append(BeamNode(step, beam, token, score, status, score / length_penalty(step + 1, alpha)))
+            if trace is not None and b == 0 and not done[b]:
+                trace.append(nodes)
             done[b] = done[b] or len(finished[b]) >= k
             kept += [(b * k, c.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
             for row, token, score in kept:
@@ -130,3 +155,32 @@ def beam_search(
         state = state.select(rows)
 
     return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
+
+
+@dataclass(frozen=True)
+class BeamNode:
+    """One candidate extension in the beam tree. At step t, `parent` is the beam slot (0..K-1) of
+    step t-1 it extends (the order of the "kept" nodes of t-1; 0 at the first step). Kept nodes
+    become the slots of step t in their order of appearance; finished ones end in EOS (or at the
+    length limit); pruned ones fell out of the beam."""
+
+    step: int
+    parent: int
+    token: int
+    score: float  # log-probability of the whole hypothesis
+    status: str  # "kept" | "finished" | "pruned"
+    normalized: float  # score / length penalty, what finished hypotheses are ranked by
+
+
+def best_path(trace: list[list[BeamNode]]) -> list[BeamNode]:
+    """The chain of nodes, first step to last, that ends in the best finished hypothesis."""
+    finals = [node for nodes in trace for node in nodes if node.status == "finished"]
+    if not finals:
+        return []
+    node = max(finals, key=lambda n: n.normalized)
+    path = [node]
+    for step in range(node.step - 1, trace[0][0].step - 1, -1):
+        kept = [n for n in trace[step - trace[0][0].step] if n.status == "kept"]
+        node = kept[node.parent]
+        path.append(node)
+    return path[::-1]

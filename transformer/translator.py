@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_model
-from .decoding import beam_search, greedy_decode, next_token_log_probs
+from .decoding import BeamNode, beam_search, greedy_decode, next_token_log_probs
 from .model import HeadGates, Transformer
 from .tokenizer import Tokenizer
 
@@ -21,7 +21,8 @@ class Translation:
                                          target_tokens = ["<s>", y1, ..., yn]; zero above the diagonal.
       attention["cross"]   (L, H, T, S): row = decoder input target_tokens[i], column = source token.
     Decoder row i is the step that predicted output_tokens[i] (= target_tokens[i + 1], or
-    "</s>" at the end), with probability token_probs[i].
+    "</s>" at the end), with probability token_probs[i]; alternatives[i] lists that step's
+    most probable tokens as (token, probability), best first.
     """
 
     text: str
@@ -30,6 +31,7 @@ class Translation:
     output_tokens: list[str]
     token_probs: list[float]
     attention: dict[str, torch.Tensor]
+    alternatives: list[list[tuple[str, float]]] = field(default_factory=list, repr=False)
     truncated: bool = False  # the source was longer than the model's max_len and was cut
     source_ids: list[int] = field(default_factory=list, repr=False)
     output_ids: list[int] = field(default_factory=list, repr=False)
@@ -70,9 +72,12 @@ class Translator:
         beam_size: int | None = None,
         max_len: int | None = None,
         head_gates: HeadGates | None = None,
+        prefix: str | None = None,
+        trace: list[list[BeamNode]] | None = None,
     ) -> list["Translation"]:
         """Translate a batch. beam_size None uses the checkpoint's default, 1 is greedy.
-        max_len caps the output length in tokens (default: 1.5 x source + 10)."""
+        max_len caps the output length in tokens (default: 1.5 x source + 10). `prefix` forces
+        the start of every translation; `trace` (a list) receives the first sentence's beam tree."""
         beam_size = self.default_beam_size if beam_size is None else beam_size
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
@@ -90,17 +95,25 @@ class Translator:
             longest = max(len(ids) for _, ids, _ in work)
             src = torch.tensor([ids + [pad] * (longest - len(ids)) for _, ids, _ in work])
             limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for _, ids, _ in work]
+            forced = self.tokenizer.encode(prefix) if prefix and prefix.strip() else None
             with torch.inference_mode():
-                if beam_size == 1:
-                    outputs = greedy_decode(self.model, src, limits, head_gates)
+                if beam_size == 1 and trace is None:
+                    outputs = greedy_decode(self.model, src, limits, head_gates, forced)
                 else:
-                    outputs = beam_search(self.model, src, limits, beam_size, self.length_penalty, head_gates)
+                    outputs = beam_search(
+                        self.model, src, limits, beam_size, self.length_penalty, head_gates, forced, trace
+                    )
                 for (i, ids, truncated), out in zip(work, outputs):
                     results[i] = self.explain(ids, out, head_gates, truncated)
         return results
 
     def explain(
-        self, src_ids: list[int], output_ids: list[int], head_gates: HeadGates | None = None, truncated: bool = False
+        self,
+        src_ids: list[int],
+        output_ids: list[int],
+        head_gates: HeadGates | None = None,
+        truncated: bool = False,
+        top_k: int = 5,
     ) -> Translation:
         """Teacher-force output_ids on src_ids and collect attention and token probabilities."""
         c = self.config
@@ -113,6 +126,10 @@ class Translator:
             )
             log_probs = next_token_log_probs(self.model, logits[0])  # (T, V)
             probs = log_probs.gather(1, torch.tensor(output_ids)[:, None]).exp()[:, 0].tolist()
+            top_probs, top_ids = log_probs.exp().topk(min(top_k, log_probs.size(-1)), dim=-1)
+        alternatives = [
+            list(zip(self.tokenizer.tokens(ids), p)) for ids, p in zip(top_ids.tolist(), top_probs.tolist())
+        ]
         words = output_ids[:-1] if ends else output_ids
         return Translation(
             text=self.tokenizer.decode(words),
@@ -121,6 +138,7 @@ class Translator:
             output_tokens=self.tokenizer.tokens(output_ids),
             token_probs=probs,
             attention={kind: maps[0] for kind, maps in attention.items()},
+            alternatives=alternatives,
             truncated=truncated,
             source_ids=src_ids,
             output_ids=output_ids,
