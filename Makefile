@@ -32,6 +32,7 @@ train-en-de: $(BIN)/.installed
 
 benchmark: $(BIN)/.installed
 	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/app_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""The app (`make run`): navigation over the pages in app_pages/, the shared sidebar, then the page.
+
+A new page is one more st.Page in PAGES; it reads the loaded model with
+app_support.current_checkpoint() and the decoding settings from the sidebar's session state.
+"""
+
+import streamlit as st
+
+import app_support
+
+# The folder is not called pages/: when one exists, Streamlit starts in its legacy multipage mode
+# and runs a page opened by its URL (/translate) without this script, so without the sidebar.
+TRANSLATE = st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:", url_path="translate")
+PAGES = [TRANSLATE]
+
+
+def open_default_page() -> None:
+    # Streamlit serves its default page at the root only, so /translate would be "not found" if
+    # Translate were the default: the root forwards to it instead, keeping the link's parameters.
+    st.switch_page(TRANSLATE, query_params=st.query_params.to_dict())
+
+
+st.set_page_config(page_title="Transformer from scratch", page_icon=":material/translate:", layout="wide")
+page = st.navigation([st.Page(open_default_page, title="Home", default=True, visibility="hidden"), *PAGES])
+notices = st.container()  # filled after the page has run, so the page's own notices are included
+app_support.sidebar()
+page.run()
+with notices:
+    app_support.show_notices()

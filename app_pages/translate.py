@@ -1,0 +1,227 @@
+"""Translate: type a sentence, read its translation token by token and explore every attention
+map of the model that produced it. The view (text, checkpoint, kind, layer, head) lives in the
+URL, so a bookmark restores it."""
+
+import streamlit as st
+
+import app_support
+from figures import (
+    KIND_TITLES,
+    KINDS,
+    attention_grid,
+    attention_heatmap,
+    attention_table,
+    grid_target_index,
+    head_label,
+    head_map,
+    head_view,
+    query_key_tokens,
+    token_probabilities,
+)
+from transformer import Translation
+
+AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
+DEFAULT_KIND, DEFAULT_LAYER, DEFAULT_HEAD = "cross", 0, AVERAGE  # the cross-attention shows the alignment
+TOKEN_SIDES = ("query", "key")  # head view traces 0 and 1
+
+
+def head_param(head: int | str) -> str:
+    """The head as the URL (and file names) spell it: "avg" or its 1-based number."""
+    return AVERAGE if head == AVERAGE else str(head + 1)
+
+
+def layer_count(checkpoint: app_support.Checkpoint, kind: str) -> int:
+    config = checkpoint.translator.config
+    return config.n_encoder_layers if kind == "encoder" else config.n_decoder_layers
+
+
+def parse_number(value: str, count: int) -> int | None:
+    """A 1-based number from the URL as a 0-based index below count, or None if it is not one."""
+    return int(value) - 1 if value.isdecimal() and 1 <= int(value) <= count else None
+
+
+def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
+    """Seed the widgets from the link the session was opened with; bad values fall back to the
+    defaults with a notice."""
+    text = app_support.url_param("text")
+    if text is not None:
+        if len(text) > app_support.MAX_TEXT_CHARS:
+            app_support.notice(f"The link's text was cut to {app_support.MAX_TEXT_CHARS} characters.")
+        st.session_state["text"] = text[: app_support.MAX_TEXT_CHARS]
+    kind = app_support.url_param("kind")
+    if kind is not None:
+        if kind in KINDS:
+            st.session_state["kind"] = kind
+        else:
+            app_support.notice(f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.")
+    layer = app_support.url_param("layer")
+    if layer is not None:
+        count = layer_count(checkpoint, st.session_state.get("kind", DEFAULT_KIND))
+        index = parse_number(layer, count)
+        if index is None:
+            app_support.notice(f"The link's layer is not between 1 and {count}; showing layer {DEFAULT_LAYER + 1}.")
+        else:
+            st.session_state["layer"] = index
+    head = app_support.url_param("head")
+    if head is not None:
+        count = checkpoint.translator.config.n_heads
+        index = AVERAGE if head == AVERAGE else parse_number(head, count)
+        if index is None:
+            app_support.notice(f"The link's head is not between 1 and {count} (or {AVERAGE}); showing the average.")
+        else:
+            st.session_state["head"] = index
+
+
+def keep_valid(key: str, options: list, default) -> None:
+    # A value from another checkpoint (more layers, say) would not be among this one's options.
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def clear_focus() -> None:
+    st.session_state.pop("focus", None)
+
+
+def enlarge_clicked_map(n_layers: int, n_heads: int) -> None:
+    points = st.session_state["model_view"].selection.points
+    target = grid_target_index(points[0]["curve_number"], n_layers, n_heads) if points else None
+    if target is not None:
+        st.session_state["layer"], st.session_state["head"] = target
+
+
+def focus_clicked_token() -> None:
+    points = st.session_state["head_view"].selection.points
+    if points and points[0]["curve_number"] < len(TOKEN_SIDES):
+        st.session_state["focus"] = (TOKEN_SIDES[points[0]["curve_number"]], points[0]["point_index"])
+    else:
+        clear_focus()
+
+
+def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translation:
+    translation, seconds = app_support.translate(checkpoint, text)
+    limit = checkpoint.translator.max_source_tokens
+    if translation.truncated:
+        st.warning(
+            f"The text is longer than this model's limit of {limit} tokens: only the first {limit} were translated."
+        )
+    st.markdown("**Translation**")
+    st.code(translation.text, language=None, wrap_lines=True)
+    beam_size, _ = app_support.decoding_settings(checkpoint)
+    st.caption(
+        f"{len(translation.output_tokens)} tokens, {app_support.decoding_label(beam_size)}, "
+        f"translated in {seconds * 1000:.0f} ms. Below, each token coloured by the probability the "
+        "model gave it: blue sure, red unsure (hover for the value)."
+    )
+    app_support.plotly_chart(
+        token_probabilities(translation.output_tokens, translation.token_probs),
+        key="token_probs",
+        filename="token-probabilities",
+    )
+    return translation
+
+
+def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translation) -> tuple[str, int, int | str]:
+    """Kind, layer and head pickers, the enlarged map, the head view, the CSV export and the model
+    view; returns the (kind, layer, head) shown."""
+    n_heads = checkpoint.translator.config.n_heads
+    st.header("Attention")
+    keep_valid("kind", list(KINDS), DEFAULT_KIND)
+    kind = st.segmented_control(
+        "Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True, on_change=clear_focus
+    )
+    layer_column, head_column, _ = st.columns([1, 1, 2])
+    n_layers = layer_count(checkpoint, kind)
+    keep_valid("layer", list(range(n_layers)), DEFAULT_LAYER)
+    layer = layer_column.selectbox("Layer", range(n_layers), key="layer", format_func=lambda i: f"Layer {i + 1}")
+    keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
+    head = head_column.selectbox(
+        "Head", [AVERAGE, *range(n_heads)], key="head", format_func=lambda h: head_label(None if h == AVERAGE else h)
+    )
+    head_index = None if head == AVERAGE else head
+
+    weights = translation.attention[kind].numpy()
+    queries, keys = query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
+    name = f"{kind}-layer{layer + 1}"
+    map_column, head_view_column = st.columns(2)
+    with map_column:
+        app_support.plotly_chart(
+            attention_heatmap(
+                head_map(weights, layer, head_index),
+                queries,
+                keys,
+                title=f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head_index)}",
+            ),
+            key="attention_map",
+            filename=f"{name}-head-{head_param(head)}",
+        )
+        st.download_button(
+            f"Download every {KIND_TITLES[kind].lower()} weight (CSV)",
+            # Built only when clicked: a rerun never pays for it.
+            data=lambda: attention_table(kind, weights, queries, keys).to_csv(index=False),
+            file_name=f"attention-{kind}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="download_csv",
+        )
+    with head_view_column:
+        heads = st.pills(
+            "Head view: heads",
+            range(n_heads),
+            selection_mode="multi",
+            default=list(range(n_heads)),
+            format_func=lambda h: str(h + 1),
+            key="head_view_heads",
+        )
+        focus = st.session_state.get("focus")
+        sides = {"query": len(queries), "key": len(keys)}
+        if focus is not None and focus[1] >= sides[focus[0]]:
+            focus = None
+        if heads:
+            app_support.plotly_chart(
+                head_view(weights[layer], queries, keys, sorted(heads), focus, title=f"Layer {layer + 1}"),
+                key="head_view",
+                filename=f"head-view-{name}",
+                on_select=focus_clicked_token,
+            )
+            st.caption("Hover a token for its strongest links; click it to show only its lines, click again to undo.")
+        else:
+            st.info("Pick at least one head for the head view.")
+
+    st.subheader("Model view: every layer × head")
+    st.caption("Click a map to enlarge it above.")
+    app_support.plotly_chart(
+        attention_grid(weights, selected=(layer, head_index)),
+        key="model_view",
+        filename=f"model-view-{kind}",
+        on_select=lambda: enlarge_clicked_map(n_layers, n_heads),
+    )
+    return kind, layer, head
+
+
+def main() -> None:
+    st.title("Translate")
+    checkpoint = app_support.current_checkpoint()
+    if checkpoint is None:
+        st.info("Pick a checkpoint that loads in the sidebar.")
+        return
+    restore_from_url(checkpoint)
+    st.session_state.setdefault("text", checkpoint.example)
+    info = checkpoint.translator.info
+    text = st.text_area(
+        f"Text ({info.get('source_language', 'source')} → {info.get('target_language', 'target')})",
+        key="text",
+        max_chars=app_support.MAX_TEXT_CHARS,
+        height=90,
+        on_change=clear_focus,
+        help=f"Up to {checkpoint.translator.max_source_tokens} tokens are translated; Ctrl+Enter applies.",
+    )
+    if not text.strip():
+        st.info("Type a sentence above to see its translation and attention maps.")
+        app_support.set_url(text=text)
+        return
+    translation = show_translation(checkpoint, text)
+    kind, layer, head = attention_explorer(checkpoint, translation)
+    app_support.set_url(text=text, kind=kind, layer=layer + 1, head=head_param(head))
+
+
+main()

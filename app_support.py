@@ -1,0 +1,272 @@
+"""Streamlit helpers shared by app.py and every page: the checkpoint list, the cached model and
+translations, the sidebar (checkpoint, decoding settings, model summary) and the shareable URL.
+
+Session state keys: "ckpt", "beam_size", "max_len" (sidebar); pages add their own (the Translate
+page: "text", "kind", "layer", "head"). A URL value is only ever compared with the listed
+checkpoint folder names and the model's layers and heads: no path from a URL is ever opened.
+"""
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from transformer import CheckpointError, Translation, Translator, load_checkpoint
+from transformer.checkpoint import CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, read_json
+
+ROOT = Path(__file__).resolve().parent
+CHECKPOINTS_ENV = "TRANSFORMER_CHECKPOINTS"  # lets tests (or a deployment) point the app elsewhere
+DEFAULT_CHECKPOINT, FALLBACK_CHECKPOINT = "en-de", "toy-reverse"
+EXAMPLES = {"symbols": "a b c d e f g h"}  # source_language -> example text
+DEFAULT_EXAMPLE = "Two dogs are playing in the snow."
+MAX_TEXT_CHARS = 2000  # far beyond any model's max_len; only bounds the work a URL can ask for
+BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
+
+# One intra-op thread per translation: these models are small, sessions run side by side, and
+# OpenMP threads competing for busy cores (other sessions, a training run) slow every call
+# down many times over (about 1 s instead of 10 ms for the toy model on 2 shared cores).
+torch.set_num_threads(1)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    name: str
+    folder: Path
+    version: str
+    translator: Translator
+
+    @property
+    def example(self) -> str:
+        return EXAMPLES.get(self.translator.info.get("source_language"), DEFAULT_EXAMPLE)
+
+
+def checkpoints_dir() -> Path:
+    return Path(os.environ.get(CHECKPOINTS_ENV, ROOT / "checkpoints"))
+
+
+def checkpoint_names() -> list[str]:
+    folder = checkpoints_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def default_checkpoint(names: list[str]) -> str | None:
+    for name in (DEFAULT_CHECKPOINT, FALLBACK_CHECKPOINT):
+        if name in names:
+            return name
+    return names[0] if names else None
+
+
+def _version(folder: Path) -> str:
+    """Modification times of the checkpoint's files: a re-exported checkpoint is loaded afresh
+    instead of being served from the caches."""
+    stamps = []
+    for file in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE):
+        try:
+            stamps.append(str((folder / file).stat().st_mtime_ns))
+        except OSError:
+            stamps.append("-")
+    return "/".join(stamps)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _load(folder: str, version: str) -> Translator | CheckpointError:
+    """One Translator per checkpoint version and process, shared by every session: it only runs
+    inference and keeps no state between calls. A failure is cached too, so a broken folder is
+    not read again on every rerun."""
+    try:
+        return load_checkpoint(folder)
+    except CheckpointError as error:
+        return error
+
+
+def _selected() -> Checkpoint | CheckpointError | None:
+    names = checkpoint_names()
+    name = st.session_state.get("ckpt")
+    if name not in names:
+        name = default_checkpoint(names)
+    if name is None:
+        return None
+    folder = checkpoints_dir() / name  # a listed folder name, never a value taken from the URL
+    version = _version(folder)
+    loaded = _load(str(folder), version)
+    return loaded if isinstance(loaded, CheckpointError) else Checkpoint(name, folder, version, loaded)
+
+
+def current_checkpoint() -> Checkpoint | None:
+    """The checkpoint picked in the sidebar, loaded; None if there is none or it is broken (the
+    sidebar says why)."""
+    selected = _selected()
+    return selected if isinstance(selected, Checkpoint) else None
+
+
+def decoding_settings(checkpoint: Checkpoint) -> tuple[int, int | None]:
+    """(beam size, max output tokens or None for the checkpoint's default) from the sidebar."""
+    beam_size = st.session_state.get("beam_size", checkpoint.translator.default_beam_size)
+    return beam_size, st.session_state.get("max_len")
+
+
+def decoding_label(beam_size: int) -> str:
+    return "greedy" if beam_size == 1 else f"beam {beam_size}"
+
+
+@st.cache_data(max_entries=256, show_spinner="Translating…")
+def _translate(folder: str, version: str, text: str, beam_size: int, max_len: int | None) -> tuple[Translation, float]:
+    translator = _load(folder, version)
+    start = time.perf_counter()
+    [translation] = translator.translate([text], beam_size=beam_size, max_len=max_len)
+    return translation, time.perf_counter() - start
+
+
+def translate(checkpoint: Checkpoint, text: str) -> tuple[Translation, float]:
+    """Translation of text with the sidebar's settings, and the seconds it took. Cached per
+    (checkpoint, text, settings): reruns that only change a view never run the model."""
+    beam_size, max_len = decoding_settings(checkpoint)
+    return _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _metrics(folder: str, version: str) -> dict | str:
+    """metrics.json's contents ({} if there is none), or the reason it cannot be read."""
+    path = Path(folder) / METRICS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return read_json(path)
+    except CheckpointError as error:
+        return str(error)
+
+
+def bleu_summary(metrics: dict) -> str | None:
+    """'set BLEU, ...' for the test sets in metrics.json (the dev set only if there is nothing else)."""
+    scores = {name: m["bleu"] for name, m in metrics.items() if isinstance(m, dict) and "bleu" in m}
+    tests = {name: bleu for name, bleu in scores.items() if name != "dev"} or scores
+    return ", ".join(f"{name} {bleu:g}" for name, bleu in tests.items()) or None
+
+
+# --- the shareable URL ---------------------------------------------------------------------
+
+
+def url_param(key: str) -> str | None:
+    """The value key had in the URL the session was opened with, handed out once: afterwards the
+    widgets own the state and the URL only mirrors it (see set_url)."""
+    if "_url" not in st.session_state:
+        st.session_state["_url"] = st.query_params.to_dict()
+    return st.session_state["_url"].pop(key, None)
+
+
+def notice(message: str) -> None:
+    """Queue a warning for the top of the page (app.py shows it after the page has run)."""
+    st.session_state.setdefault("_notices", []).append(message)
+
+
+def show_notices() -> None:
+    for message in st.session_state.pop("_notices", []):
+        st.warning(message, icon=":material/link_off:")
+
+
+def set_url(**params) -> None:
+    """Mirror the view in the address bar, so that it can be bookmarked or shared."""
+    values = {"ckpt": st.session_state.get("ckpt"), **params}
+    values = {key: str(value) for key, value in values.items() if value is not None}
+    if st.query_params.to_dict() != values:
+        st.query_params.from_dict(values)
+
+
+# --- the sidebar ---------------------------------------------------------------------------
+
+
+def _checkpoint_changed() -> None:
+    """Another model: its own decoding defaults, and its own example unless the text was edited."""
+    for key in ("beam_size", "max_len"):
+        st.session_state.pop(key, None)
+    if st.session_state.get("text") in (DEFAULT_EXAMPLE, *EXAMPLES.values()):
+        del st.session_state["text"]
+
+
+def _restore_checkpoint_from_url(names: list[str]) -> None:
+    requested = url_param("ckpt")
+    if requested is None:
+        return
+    if requested in names:
+        st.session_state["ckpt"] = requested
+    else:
+        notice(f"The link names a checkpoint that is not available; showing {default_checkpoint(names)!r} instead.")
+
+
+def _decoding_widgets(translator: Translator) -> None:
+    st.session_state.setdefault("beam_size", translator.default_beam_size)
+    st.select_slider(
+        "Beam size",
+        sorted({*BEAM_SIZES, translator.default_beam_size}),
+        key="beam_size",
+        format_func=decoding_label,
+        help="Greedy takes the most probable token at each step; a beam keeps that many candidate translations.",
+    )
+    st.number_input(
+        "Max output tokens",
+        min_value=1,
+        max_value=translator.config.max_len,
+        value=None,
+        key="max_len",
+        placeholder="automatic",
+        help=f"Empty: {translator.max_len_a:g} × source tokens + {translator.max_len_b}.",
+    )
+
+
+def _summary(checkpoint: Checkpoint) -> None:
+    translator = checkpoint.translator
+    info, config = translator.info, translator.config
+    # parameters() yields a tied embedding matrix once, so this counts each weight once.
+    parameters = sum(p.numel() for p in translator.model.parameters())
+    lines = [
+        f"**{info.get('source_language', '?')} → {info.get('target_language', '?')}**",
+        f"{parameters / 1e6:.2f} M parameters",
+        f"{config.n_encoder_layers} encoder + {config.n_decoder_layers} decoder layers, "
+        f"{config.n_heads} heads, d_model {config.d_model}",
+    ]
+    metrics = _metrics(str(checkpoint.folder), checkpoint.version)
+    if isinstance(metrics, str):
+        lines.append(f"Test BLEU unavailable: {metrics}")
+    elif summary := bleu_summary(metrics):
+        lines.append(f"Test BLEU: {summary}")
+    st.markdown("  \n".join(lines))
+    if info.get("description"):
+        st.caption(info["description"])
+
+
+def sidebar() -> None:
+    """Checkpoint picker, decoding settings and a short model summary; the settings live in
+    st.session_state, where current_checkpoint and translate read them."""
+    names = checkpoint_names()
+    with st.sidebar:
+        if not names:
+            st.error(f"No checkpoint folders in {checkpoints_dir()}.")
+            return
+        _restore_checkpoint_from_url(names)
+        if st.session_state.get("ckpt") not in names:
+            st.session_state["ckpt"] = default_checkpoint(names)
+        st.selectbox("Checkpoint", names, key="ckpt", on_change=_checkpoint_changed)
+        selected = _selected()
+        if isinstance(selected, CheckpointError):
+            st.error(f"Cannot load this checkpoint: {selected}")
+            return
+        st.subheader("Decoding")
+        _decoding_widgets(selected.translator)
+        st.subheader("Model")
+        _summary(selected)
+
+
+def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
+    """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
+    click on a point call it (the chart's selection is then in st.session_state[key])."""
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+    if on_select is None:
+        st.plotly_chart(figure, key=key, config=config)
+    else:
+        st.plotly_chart(figure, key=key, config=config, on_select=on_select, selection_mode="points")

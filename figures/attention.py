@@ -1,0 +1,295 @@
+"""Attention figures: one map, the grid of every layer x head (model view) and the BertViz-style
+head view; plus the long-format table behind the CSV export.
+
+Pure functions: arrays and token lists in, Plotly figures (or a DataFrame) out. Layers and heads
+are 0-based indices here and 1-based in every label a person reads; positions stay 0-based.
+"""
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+KINDS = ("encoder", "decoder", "cross")
+KIND_TITLES = {
+    "encoder": "Encoder self-attention",
+    "decoder": "Masked decoder self-attention",
+    "cross": "Encoder–decoder attention",
+}
+COLORSCALE = "Blues"
+HEAD_COLORS = qualitative.D3
+HEAD_VIEW_MIN_WEIGHT = 0.02  # lighter lines are invisible anyway; skipping them keeps the figure small
+HEAD_VIEW_LEVELS = 10  # line opacities are rounded up to tenths: one trace per (head, level), not per line
+
+
+def query_key_tokens(kind: str, source_tokens: list[str], target_tokens: list[str]) -> tuple[list[str], list[str]]:
+    """The tokens on the query and key axes of one kind of attention (see transformer.Translation)."""
+    return {
+        "encoder": (source_tokens, source_tokens),
+        "decoder": (target_tokens, target_tokens),
+        "cross": (target_tokens, source_tokens),
+    }[kind]
+
+
+def label(token: str) -> str:
+    """Plotly reads tags in labels as markup ("<s>" would strike the rest through): escape them."""
+    return html.escape(token, quote=False)
+
+
+def head_label(head: int | None) -> str:
+    return "average over heads" if head is None else f"head {head + 1}"
+
+
+def head_map(weights, layer: int, head: int | None) -> np.ndarray:
+    """The (queries, keys) map of one layer and head of weights (layers, heads, queries, keys);
+    head None averages over the heads."""
+    maps = np.asarray(weights, dtype=float)[layer]
+    return maps.mean(axis=0) if head is None else maps[head]
+
+
+def _token_axis(tokens: list[str], **extra) -> dict:
+    # Positions are the axis values, tokens only the tick text: a repeated token keeps its own row.
+    return dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=[label(t) for t in tokens], **extra)
+
+
+def _hover_text(query_tokens: list[str], key_tokens: list[str]) -> list[list[str]]:
+    keys = [f"key: {label(k)} ({j})" for j, k in enumerate(key_tokens)]
+    return [[f"query: {label(q)} ({i})<br>{key}" for key in keys] for i, q in enumerate(query_tokens)]
+
+
+def attention_heatmap(weights, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
+    """One attention map (queries, keys) with the tokens on both axes, queries top to bottom."""
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(query_tokens), len(key_tokens)):
+        raise ValueError(
+            f"weights of shape {weights.shape} do not match {len(query_tokens)} x {len(key_tokens)} tokens"
+        )
+    heatmap = go.Heatmap(
+        z=weights,
+        x=list(range(len(key_tokens))),
+        y=list(range(len(query_tokens))),
+        text=_hover_text(query_tokens, key_tokens),
+        hovertemplate="%{text}<br>weight: %{z:.3f}<extra></extra>",
+        zmin=0,
+        zmax=1,
+        colorscale=COLORSCALE,
+        colorbar=dict(title="weight", thickness=12),
+    )
+    figure = go.Figure(heatmap)
+    figure.update_layout(
+        title=title,
+        height=min(900, max(320, 140 + 22 * len(query_tokens))),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        xaxis=_token_axis(key_tokens, title="key", tickangle=-60 if len(key_tokens) > 8 else 0),
+        yaxis=_token_axis(query_tokens, title="query", autorange="reversed"),
+    )
+    return figure
+
+
+def grid_target_index(curve_number: int, n_layers: int, n_heads: int) -> tuple[int, int] | None:
+    """(layer, head) of a click on attention_grid's figure, given the clicked trace's number."""
+    cell = curve_number - n_layers * n_heads  # the click targets follow the heatmaps
+    return divmod(cell, n_heads) if 0 <= cell < n_layers * n_heads else None
+
+
+def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | None = None) -> go.Figure:
+    """Small multiples of every layer (rows) x head (columns) of weights (layers, heads, queries,
+    keys) on one shared colour scale. selected = (layer, head) outlines that map, or the whole
+    row when head is None.
+
+    Heatmaps cannot be clicked in Plotly, so each map carries a lattice of invisible markers
+    (traces n_layers * n_heads and on): grid_target_index turns a click on one into (layer, head).
+    """
+    weights = np.asarray(weights, dtype=float)
+    n_layers, n_heads, n_queries, n_keys = weights.shape
+    figure = make_subplots(
+        rows=n_layers,
+        cols=n_heads,
+        subplot_titles=[f"L{layer + 1} H{head + 1}" for layer in range(n_layers) for head in range(n_heads)],
+        horizontal_spacing=0.1 / n_heads,
+        vertical_spacing=0.3 / n_layers,
+    )
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            figure.add_trace(
+                go.Heatmap(z=weights[layer, head], coloraxis="coloraxis", hoverinfo="skip"), row=layer + 1, col=head + 1
+            )
+    # 6 x 6 targets of 24 px per map: a click anywhere on a map lands within reach of one of them.
+    xs, ys = np.meshgrid(np.linspace(0, max(n_keys - 1, 0), 6), np.linspace(0, max(n_queries - 1, 0), 6))
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            figure.add_trace(
+                go.Scatter(
+                    x=xs.ravel(),
+                    y=ys.ravel(),
+                    mode="markers",
+                    marker=dict(size=24, opacity=0),
+                    showlegend=False,
+                    hovertemplate=f"layer {layer + 1}, head {head + 1}: click to enlarge<extra></extra>",
+                ),
+                row=layer + 1,
+                col=head + 1,
+            )
+    if selected is not None:
+        layer, head = selected
+        for column in range(n_heads) if head is None else [head]:
+            axis = layer * n_heads + column + 1
+            suffix = "" if axis == 1 else str(axis)
+            figure.add_shape(
+                type="rect",
+                xref=f"x{suffix} domain",
+                yref=f"y{suffix} domain",
+                x0=0,
+                x1=1,
+                y0=0,
+                y1=1,
+                line=dict(color="#d62728", width=3),
+            )
+    figure.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False)
+    figure.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed")
+    figure.update_annotations(font_size=11)
+    figure.update_layout(
+        title=title,
+        height=60 + 150 * n_layers,
+        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+        coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight", thickness=12)),
+        dragmode=False,
+        hoverdistance=30,
+    )
+    return figure
+
+
+def _strongest(weights: np.ndarray, labels: list[str], n: int = 3) -> str:
+    top = np.argsort(-weights, kind="stable")[:n]
+    return ", ".join(f"{labels[i]} ({i}) {weights[i]:.2f}" for i in top)
+
+
+def head_view(
+    weights,
+    query_tokens: list[str],
+    key_tokens: list[str],
+    heads: list[int],
+    focus: tuple[str, int] | None = None,
+    title: str = "",
+) -> go.Figure:
+    """BertViz-style view of one layer: queries on the left, keys on the right, one line per
+    (query, key) for each head in heads, its opacity the weight. weights (heads, queries, keys)
+    holds every head of the layer (colours stay tied to head numbers). focus = ("query", i) or
+    ("key", j) keeps only that token's lines.
+
+    Traces 0 and 1 are the query and key tokens, so a click on a token maps back to it.
+    """
+    weights = np.asarray(weights, dtype=float)
+    n_queries, n_keys = len(query_tokens), len(key_tokens)
+    if weights.shape[1:] != (n_queries, n_keys):
+        raise ValueError(f"weights of shape {weights.shape} do not match {n_queries} x {n_keys} tokens")
+    query_labels, key_labels = [label(t) for t in query_tokens], [label(t) for t in key_tokens]
+
+    def tokens_trace(side: str, x: float, labels: list[str], hover: list[str]) -> go.Scatter:
+        focused = focus is not None and focus[0] == side
+        return go.Scatter(
+            x=[x] * len(labels),
+            y=[-i for i in range(len(labels))],
+            mode="markers+text",
+            text=labels,
+            textposition="middle left" if x == 0 else "middle right",
+            marker=dict(
+                size=[14 if focused and i == focus[1] else 9 for i in range(len(labels))],
+                color=["#d62728" if focused and i == focus[1] else "#7f7f7f" for i in range(len(labels))],
+            ),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            showlegend=False,
+        )
+
+    query_hover = [
+        f"query {label(query_tokens[i])} ({i}) attends to<br>"
+        + "<br>".join(f"{head_label(h)}: {_strongest(weights[h, i], key_labels)}" for h in heads)
+        for i in range(n_queries)
+    ]
+    key_hover = [
+        f"key {label(key_tokens[j])} ({j}) is attended by<br>"
+        + "<br>".join(f"{head_label(h)}: {_strongest(weights[h, :, j], query_labels)}" for h in heads)
+        for j in range(n_keys)
+    ]
+    figure = go.Figure(
+        [tokens_trace("query", 0, query_labels, query_hover), tokens_trace("key", 1, key_labels, key_hover)]
+    )
+
+    shown = np.ones((n_queries, n_keys), dtype=bool)
+    if focus is not None:
+        side, index = focus
+        shown[:] = False
+        shown[(index, slice(None)) if side == "query" else (slice(None), index)] = True
+    for h in heads:
+        color = HEAD_COLORS[h % len(HEAD_COLORS)]
+        # An empty trace at full opacity is the legend entry; clicking it toggles the head's lines.
+        figure.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line=dict(color=color, width=3),
+                name=head_label(h),
+                legendgroup=str(h),
+            )
+        )
+        levels = np.ceil(weights[h] * HEAD_VIEW_LEVELS).astype(int)
+        visible = shown & (weights[h] >= HEAD_VIEW_MIN_WEIGHT)
+        for level in range(1, HEAD_VIEW_LEVELS + 1):
+            queries, keys = np.nonzero(visible & (levels == level))
+            if not len(queries):
+                continue
+            # One trace draws many segments, (0, -query) to (1, -key), each ended by a NaN gap.
+            xs = np.tile([0.0, 1.0, np.nan], len(queries))
+            ys = np.column_stack([-queries, -keys, np.full(len(queries), np.nan)]).ravel()
+            figure.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    line=dict(color=color, width=2),
+                    opacity=level / HEAD_VIEW_LEVELS,
+                    hoverinfo="skip",
+                    legendgroup=str(h),
+                    showlegend=False,
+                )
+            )
+
+    rows = max(n_queries, n_keys)
+    figure.update_layout(
+        title=title,
+        height=110 + 24 * rows,
+        margin=dict(l=10, r=10, t=80 if title else 40, b=10),
+        xaxis=dict(visible=False, range=[-1.0, 2.0], fixedrange=True),
+        yaxis=dict(visible=False, range=[-rows + 0.4, 0.6], fixedrange=True),
+        legend=dict(orientation="h", yanchor="top", y=0, x=0),
+        annotations=[
+            dict(x=x, y=0.6, text=text, showarrow=False, yanchor="bottom", font=dict(size=12))
+            for x, text in ((0, "query"), (1, "key"))
+        ],
+        dragmode=False,
+    )
+    return figure
+
+
+def attention_table(kind: str, weights, query_tokens: list[str], key_tokens: list[str]) -> pd.DataFrame:
+    """Long format, one row per weight of weights (layers, heads, queries, keys): kind, layer, head
+    (both from 1), query_position, query_token, key_position, key_token (positions from 0), weight."""
+    weights = np.asarray(weights, dtype=float)
+    layer, head, query, key = (index.ravel() for index in np.indices(weights.shape))
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "layer": layer + 1,
+            "head": head + 1,
+            "query_position": query,
+            "query_token": np.asarray(query_tokens, dtype=object)[query],
+            "key_position": key,
+            "key_token": np.asarray(key_tokens, dtype=object)[key],
+            "weight": weights.ravel(),
+        }
+    )

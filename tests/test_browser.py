@@ -1,0 +1,157 @@
+"""The real app in a real browser: `streamlit run app.py` on a free port, opened in headless
+Chromium through Playwright. Saves a screenshot to test-artifacts/translate.png.
+
+Without Chromium (or Playwright) these tests skip, except under CI=true, where they fail.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT_MS = 90_000  # the first translation loads the model on a CPU that may be busy training
+SENTENCE = "Two dogs are playing in the snow."
+
+
+def unavailable(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run here)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app as `make run` starts it, on the shipped checkpoints; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"  # a file, not a pipe: a full pipe would block the app
+    with log.open("w") as output:  # the server keeps its own copy of the file descriptor
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.is_file():
+        unavailable(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path_factory.mktemp("chromium-profile"),  # a fresh profile: no cached state
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    page.close()
+
+
+def map_title(page) -> str:
+    return page.locator(".st-key-attention_map .gtitle").text_content()
+
+
+def wait_for_map_title(page, fragment: str) -> None:
+    page.wait_for_function(
+        "fragment => document.querySelector('.st-key-attention_map .gtitle')?.textContent.includes(fragment)",
+        arg=fragment,
+        polling=200,
+    )
+
+
+def test_translate_page_in_a_browser(page, server):
+    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
+    translation = page.locator('[data-testid="stCode"]')
+    translation.wait_for()
+    for key in ("token_probs", "attention_map", "head_view", "model_view"):
+        page.locator(f".st-key-{key} .js-plotly-plot").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stTextArea"] textarea').input_value() == SENTENCE
+    assert translation.inner_text().strip()
+    assert "layer 1" in map_title(page)
+    assert "layer=1" in page.url and "text=Two+dogs" in page.url
+
+    # A full-height window, so the screenshot holds the whole page (Streamlit scrolls inside it).
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(1000, height)})
+    page.wait_for_timeout(1000)  # let Plotly redraw at the new size
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "translate.png")
+
+    # Another layer: the map is redrawn and the URL follows.
+    page.locator(".st-key-layer [role=combobox]").click()
+    page.get_by_role("option", name="Layer 2").click()
+    wait_for_map_title(page, "layer 2")
+    page.wait_for_url("**layer=2**")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_clicking_the_model_view_enlarges_that_map(page, server):
+    page.goto(f"{server}/translate?text=a%20b%20c%20d&ckpt=toy-reverse&kind=encoder")
+    grid = page.locator(".st-key-model_view .js-plotly-plot")
+    grid.wait_for()
+    wait_for_map_title(page, "Encoder self-attention, layer 1")
+    # Subplots are numbered row by row: the 6th is layer 2, head 2 (4 heads a row).
+    cell = grid.locator(".nsewdrag").nth(5)
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_map_title(page, "layer 2, head 2")
+    page.wait_for_url("**head=2**")
+    assert page.locator('[data-testid="stException"]').count() == 0
