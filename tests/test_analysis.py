@@ -3,17 +3,22 @@ import math
 import pytest
 import torch
 
-from transformer import load_checkpoint
+from conftest import random_ids, tiny_config
+from transformer import Transformer, load_checkpoint
 from transformer.analysis import (
     alignment,
     argmax_links,
     attention_entropy,
     attention_rollout,
+    attention_steps,
     average_statistics,
+    embedding_parts,
     head_gates,
     head_importance,
     is_punctuation_or_eos,
     mean_attention_distance,
+    parameter_counts,
+    positional_similarity,
     sequence_log_prob,
     source_relevance,
     weight_on,
@@ -133,3 +138,41 @@ def test_alignment_reading_and_shift(translator):
     torch.testing.assert_close(shifted, cross[1 : n + 1])
     links = argmax_links(plain)
     assert [i for i, _ in links] == list(range(n)) and all(0 <= j < len(result.source_tokens) for _, j in links)
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
+def test_attention_steps_reproduce_the_models_map(kind):
+    model = Transformer(tiny_config()).eval()
+    src = random_ids(1, 7, 23, pad_to=[5])
+    tgt = random_ids(1, 6, 29)
+    layer, head = int(torch.randint(0, 2, ())), int(torch.randint(0, 4, ()))
+    steps = attention_steps(model, src, tgt, kind, layer, head)
+    _, attention = model.forward_with_attention(src, tgt)
+    torch.testing.assert_close(steps["weights"], attention[kind][0, layer, head], atol=1e-6, rtol=0)
+    torch.testing.assert_close(steps["scaled"], steps["scores"] / 8**0.5)
+    assert (steps["masked"][~steps["mask"]] == float("-inf")).all()
+    if kind != "decoder":
+        assert not steps["mask"][:, 5:].any()  # the padded source keys
+    else:
+        assert torch.equal(steps["mask"], torch.ones(6, 6, dtype=torch.bool).tril())
+
+
+def test_embedding_parts_sum_to_the_encoder_input():
+    model = Transformer(tiny_config(dropout=0.0)).eval()
+    ids = random_ids(1, 6, 23)[0].tolist()
+    tokens, positions = embedding_parts(model, ids)
+    torch.testing.assert_close(tokens + positions, model.positional(model.src_embed(torch.tensor([ids])))[0])
+    similarity = positional_similarity(30, 16)
+    torch.testing.assert_close(similarity, similarity.T)
+    # Depends on the distance only: the same for (2, 5) and (10, 13).
+    assert similarity[2, 5].item() == pytest.approx(similarity[10, 13].item(), abs=1e-4)
+    assert similarity[4, 4].item() == pytest.approx(8.0, abs=1e-4)  # d_model / 2: sin^2 + cos^2 per pair
+
+
+def test_parameter_counts_add_up():
+    for tie in (False, True):
+        model = Transformer(tiny_config(tgt_vocab_size=23, tie_embeddings=tie))
+        counts = parameter_counts(model)
+        assert sum(counts.values()) == sum(p.numel() for p in model.parameters())
+        assert counts["encoder self-attention"] == 2 * 4 * (32 * 32 + 32)
+        assert ("output projection" in counts) is not tie

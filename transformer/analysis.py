@@ -1,14 +1,19 @@
-"""What the attention maps say: rollout, per-head statistics, head ablation and importance,
-alignments. Pure functions of tensors (and of a Translator where the model must run again).
+"""What the model does, taken apart: attention rollout, per-head statistics, head ablation and
+importance, alignments, and the teaching views (one head's attention step by step, embeddings
+and positional encodings, parameter counts). Pure functions of tensors, or of a model run again.
 
 Shapes follow `Translation.attention`: encoder (L, H, S, S), decoder (L, H, T, T), cross (L, H, T, S).
 """
 
+import math
 import unicodedata
+from collections import Counter
 
 import torch
 
-from .model import ATTENTION_KINDS, HeadGates
+from .embeddings import sinusoidal_table
+from .masks import decoder_mask, padding_mask
+from .model import ATTENTION_KINDS, HeadGates, Transformer
 from .training import collate, encode_pairs, label_smoothed_loss
 from .translator import Translation, Translator
 
@@ -151,3 +156,94 @@ def alignment(result: Translation, layer: int, shifted: bool = False) -> torch.T
 def argmax_links(aligned: torch.Tensor) -> list[tuple[int, int]]:
     """(n, S) alignment -> [(target word index, source position)] by the largest weight per row."""
     return list(enumerate(aligned.argmax(dim=-1).tolist()))
+
+
+# -- teaching views -----------------------------------------------------------------------------
+@torch.no_grad()
+def attention_steps(
+    model: Transformer, src_ids: torch.Tensor, tgt_ids: torch.Tensor, kind: str, layer: int, head: int
+) -> dict[str, torch.Tensor]:
+    """Eq. 1 for one head of one layer, one step at a time, for the first sentence of the batch.
+
+    Runs the model up to that attention sub-layer and returns, each (T_q, T_k) unless noted:
+    "queries" (T_q, d_k), "keys" (T_k, d_k), "scores" = Q K^T, "scaled" = scores / sqrt(d_k),
+    "mask" (True = may attend), "masked" (-inf where masked), "weights" = softmax(masked),
+    exactly the map the model itself returns for that head.
+    """
+    c = model.config
+    src_mask = padding_mask(src_ids, c.pad_id)
+    x = model.positional(model.src_embed(src_ids))
+    if kind == "encoder":
+        for block in model.encoder_layers[:layer]:
+            x, _ = block(x, src_mask)
+        block = model.encoder_layers[layer]
+        attention, query = block.self_attn, block.attn_residual.input(x)
+        source, mask = query, src_mask
+    else:
+        memory, _, _ = model.encode(src_ids)
+        state = model.start_decoding(memory, src_mask)
+        self_mask = decoder_mask(tgt_ids, c.pad_id)
+        y = model.positional(model.tgt_embed(tgt_ids))
+        for i, block in enumerate(model.decoder_layers[:layer]):
+            y, *_ = block(y, state.cross_kv[i], self_mask, src_mask)
+        block = model.decoder_layers[layer]
+        query = block.self_residual.input(y)
+        if kind == "decoder":
+            attention, source, mask = block.self_attn, query, self_mask
+        else:  # the cross-attention sees the decoder state after its self-attention sub-layer
+            attended, _ = block.self_attn(query, query, self_mask)
+            query = block.cross_residual.input(block.self_residual.output(y, attended))
+            attention, source, mask = block.cross_attn, memory, src_mask
+    q = attention.split_heads(attention.q_proj(query))[0, head]  # (T_q, d_k)
+    k = attention.split_heads(attention.k_proj(source))[0, head]  # (T_k, d_k)
+    scores = q @ k.T
+    scaled = scores / math.sqrt(q.size(-1))
+    mask = mask[0, 0].expand_as(scores)
+    masked = scaled.masked_fill(~mask, float("-inf"))
+    return {
+        "queries": q, "keys": k, "scores": scores, "scaled": scaled,
+        "mask": mask, "masked": masked, "weights": masked.softmax(dim=-1),
+    }  # fmt: skip
+
+
+@torch.no_grad()
+def embedding_parts(model: Transformer, src_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two summands of the encoder input (§3.4, §3.5): token embeddings x sqrt(d_model) and
+    positional encodings, each (S, D)."""
+    ids = torch.tensor([src_ids])
+    return model.src_embed(ids)[0], model.positional.table[: len(src_ids)]
+
+
+def positional_similarity(max_len: int, d_model: int) -> torch.Tensor:
+    """(P, P) dot products between positional encodings: a function of the distance |i - j|
+    only (up to edge effects), which lets attention reason about relative positions (§3.5)."""
+    table = sinusoidal_table(max_len, d_model)
+    return table @ table.T
+
+
+def parameter_counts(model: Transformer) -> dict[str, int]:
+    """Parameters per component, tied matrices counted once (named after their first owner)."""
+
+    def component(name: str) -> str:
+        parts = name.split(".")
+        if parts[0] in ("encoder_layers", "decoder_layers"):
+            stack = "encoder" if parts[0] == "encoder_layers" else "decoder"
+            sublayer = parts[2]
+            what = {
+                "self_attn": "self-attention" if stack == "encoder" else "masked self-attention",
+                "cross_attn": "encoder-decoder attention",
+                "feed_forward": "feed-forward",
+            }.get(sublayer, "LayerNorm")
+            return f"{stack} {what}"
+        return {
+            "src_embed": "source embedding" + (" (shared)" if model.config.tie_embeddings else ""),
+            "tgt_embed": "target embedding",
+            "generator": "output projection",
+            "encoder_norm": "final LayerNorms",
+            "decoder_norm": "final LayerNorms",
+        }[parts[0]]
+
+    counts = Counter()
+    for name, parameter in model.named_parameters():  # named_parameters() skips tied duplicates
+        counts[component(name)] += parameter.numel()
+    return dict(counts)
