@@ -3,8 +3,9 @@ import json
 import pytest
 import torch
 
+from conftest import ROOT
 from transformer import CheckpointError, load_checkpoint, save_checkpoint
-from transformer.checkpoint import load_model
+from transformer.checkpoint import load_attention_history, load_model
 
 
 def test_round_trip_reproduces_outputs_exactly(tiny_checkpoint):
@@ -82,3 +83,21 @@ def test_mismatched_shapes_and_vocab_are_reported(tiny_checkpoint):
 def test_missing_folder(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint folder not found"):
         load_checkpoint(tmp_path / "nope")
+
+
+def test_attention_history_of_the_toy_checkpoint():
+    history = load_attention_history(ROOT / "checkpoints" / "toy-reverse")
+    assert history.steps == sorted(history.steps) and len(history.steps) >= 5
+    probe = history.probes[0]
+    cross = history.at(history.steps[-1], 0, "cross")
+    assert cross.dtype == torch.float32
+    assert cross.shape[-2:] == (len(probe["target_tokens"]), len(probe["source_tokens"]))
+    torch.testing.assert_close(cross.sum(-1), torch.ones(cross.shape[:-1]), atol=1e-2, rtol=0)
+
+
+def test_missing_attention_history_is_none(tiny_checkpoint):
+    assert load_attention_history(tiny_checkpoint) is None
+    (tiny_checkpoint / "attention_history.safetensors").write_bytes(b"junk")
+    (tiny_checkpoint / "attention_history.json").write_text('{"steps": [], "probes": []}')
+    with pytest.raises(CheckpointError, match="attention_history.safetensors"):
+        load_attention_history(tiny_checkpoint)

@@ -7,6 +7,7 @@ Every problem with a folder raises CheckpointError with one line naming the file
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
     "tokenizer.json",
     "metrics.json",
 )
+HISTORY_FILE, HISTORY_INDEX = "attention_history.safetensors", "attention_history.json"
 FORMAT_VERSION = 1
 
 
@@ -136,3 +138,34 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
             )
     model.load_state_dict(tensors, strict=False)
     return model.eval(), tokenizer, config
+
+
+@dataclass
+class AttentionHistory:
+    """The probe sentences' teacher-forced attention at every evaluation of training.
+
+    probes[i] has "source", "reference", "source_tokens" and "target_tokens" (the axes labels,
+    the same at every step)."""
+
+    steps: list[int]
+    probes: list[dict]
+    maps: dict[str, torch.Tensor]  # "step{N}.probe{i}.{kind}" -> (L, H, T_q, T_k), float16
+
+    def at(self, step: int, probe: int, kind: str) -> torch.Tensor:
+        return self.maps[f"step{step}.probe{probe}.{kind}"].float()
+
+
+def load_attention_history(folder: str | Path) -> AttentionHistory | None:
+    """A checkpoint's attention history, or None if it has none."""
+    folder = Path(folder)
+    if not (folder / HISTORY_FILE).is_file():
+        return None
+    index = read_json(folder / HISTORY_INDEX)
+    try:
+        maps = load_file(folder / HISTORY_FILE)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{folder / HISTORY_FILE}: corrupt or truncated safetensors file ({e})") from None
+    try:
+        return AttentionHistory(list(index["steps"]), list(index["probes"]), maps)
+    except (KeyError, TypeError):
+        raise CheckpointError(f'{folder / HISTORY_INDEX}: expected "steps" and "probes"') from None

@@ -26,14 +26,21 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from . import data as D
-from .checkpoint import METRICS_FILE, atomic_write, save_checkpoint, unique_state_dict, write_json
+from .checkpoint import (
+    HISTORY_FILE,
+    HISTORY_INDEX,
+    METRICS_FILE,
+    atomic_write,
+    save_checkpoint,
+    unique_state_dict,
+    write_json,
+)
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .tokenizer import Tokenizer
 from .translator import Translator
 
 LOG_FIELDS = ["step", "epoch", "tokens", "train_loss", "lr", "dev_loss", "dev_bleu", "elapsed_s"]
-HISTORY_FILE = "attention_history.safetensors"  # probe attention per evaluation, for the app
 
 
 # -- the paper's formulas --------------------------------------------------------------------
@@ -533,7 +540,7 @@ class TrainingRun:
                 }
             )
         atomic_write(output / HISTORY_FILE, lambda tmp: save_file(tensors, tmp))
-        write_json(output / "attention_history.json", {"steps": steps, "probes": probes})
+        write_json(output / HISTORY_INDEX, {"steps": steps, "probes": probes})
 
 
 def train(recipe: Recipe, data_dir: str | Path, max_minutes: float | None = None, progress: bool = True) -> Path | None:
