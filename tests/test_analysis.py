@@ -15,15 +15,18 @@ from transformer.analysis import (
     embedding_parts,
     head_gates,
     head_importance,
+    heads_by_importance,
     is_punctuation_or_eos,
     mean_attention_distance,
     parameter_counts,
     positional_similarity,
+    pruning_curve,
     sequence_log_prob,
     source_relevance,
     weight_on,
 )
 from transformer.data import SYMBOLS
+from transformer.evaluation import score
 
 
 def test_rollout_by_hand():
@@ -176,3 +179,17 @@ def test_parameter_counts_add_up():
         assert sum(counts.values()) == sum(p.numel() for p in model.parameters())
         assert counts["encoder self-attention"] == 2 * 4 * (32 * 32 + 32)
         assert ("output projection" in counts) is not tie
+
+
+def test_pruning_curve_starts_at_the_unpruned_score(translator):
+    pairs = [(random_text(4), random_text(4)) for _ in range(5)]
+    importance = head_importance(translator, pairs)
+    order = heads_by_importance(importance)
+    assert len(order) == 3 * 2 * translator.config.n_heads
+    values = [importance[k][layer, head].item() for k, layer, head in order]
+    assert values == sorted(values)
+    curve = pruning_curve(translator, pairs, importance, [0, 3, 24])
+    plain = translator.translate([s for s, _ in pairs], beam_size=1)
+    assert curve[0]["bleu"] == score([r.text for r in plain], [t for _, t in pairs])["bleu"]
+    assert [len(point["heads"]) for point in curve] == [0, 3, 24]
+    assert curve[1]["heads"] == order[:3]

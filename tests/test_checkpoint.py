@@ -5,7 +5,7 @@ import torch
 
 from conftest import ROOT
 from transformer import CheckpointError, load_checkpoint, save_checkpoint
-from transformer.checkpoint import load_attention_history, load_model
+from transformer.checkpoint import load_attention_history, load_dev_sample, load_model, write_dev_sample
 
 
 def test_round_trip_reproduces_outputs_exactly(tiny_checkpoint):
@@ -101,3 +101,12 @@ def test_missing_attention_history_is_none(tiny_checkpoint):
     (tiny_checkpoint / "attention_history.json").write_text('{"steps": [], "probes": []}')
     with pytest.raises(CheckpointError, match="attention_history.safetensors"):
         load_attention_history(tiny_checkpoint)
+
+
+def test_dev_sample_round_trip(tiny_checkpoint):
+    assert load_dev_sample(tiny_checkpoint) == []
+    write_dev_sample(tiny_checkpoint, [("a\tb", "c\nd"), ("ü", "ß")])
+    assert load_dev_sample(tiny_checkpoint) == [("a b", "c d"), ("ü", "ß")]
+    (tiny_checkpoint / "dev_sample.tsv").write_text("no tab\n")
+    with pytest.raises(CheckpointError, match="dev_sample.tsv"):
+        load_dev_sample(tiny_checkpoint)

@@ -115,7 +115,7 @@ def test_tiny_run_learns_and_exports(tmp_path):
     output = run.export()
     names = {p.name for p in output.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "metrics.json", "training_log.csv"} <= names
-    assert {"attention_history.safetensors", "attention_history.json"} <= names
+    assert {"attention_history.safetensors", "attention_history.json", "dev_sample.tsv"} <= names
     translator = load_checkpoint(output)
     assert translator.info["training"]["steps"] == 60
     assert translator.translate(["a b c"])[0].text is not None

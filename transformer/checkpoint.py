@@ -24,6 +24,7 @@ CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
     "metrics.json",
 )
 HISTORY_FILE, HISTORY_INDEX = "attention_history.safetensors", "attention_history.json"
+SAMPLE_FILE = "dev_sample.tsv"  # a few dev pairs shipped with the model, for the analysis pages
 FORMAT_VERSION = 1
 
 
@@ -169,3 +170,24 @@ def load_attention_history(folder: str | Path) -> AttentionHistory | None:
         return AttentionHistory(list(index["steps"]), list(index["probes"]), maps)
     except (KeyError, TypeError):
         raise CheckpointError(f'{folder / HISTORY_INDEX}: expected "steps" and "probes"') from None
+
+
+def write_dev_sample(folder: str | Path, pairs: list[tuple[str, str]]) -> None:
+    """source<TAB>reference lines (tabs and newlines inside a sentence become spaces)."""
+    clean = lambda text: " ".join(text.split())  # noqa: E731
+    lines = "".join(f"{clean(s)}\t{clean(t)}\n" for s, t in pairs)
+    atomic_write(Path(folder) / SAMPLE_FILE, lambda tmp: Path(tmp).write_text(lines, encoding="utf-8"))
+
+
+def load_dev_sample(folder: str | Path) -> list[tuple[str, str]]:
+    """The checkpoint's dev sample as (source, reference) pairs; [] if it ships none."""
+    path = Path(folder) / SAMPLE_FILE
+    if not path.is_file():
+        return []
+    try:
+        rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: not UTF-8 ({e})") from None
+    if any(len(row) != 2 for row in rows):
+        raise CheckpointError(f"{path}: every line must be source<TAB>reference")
+    return [(s, t) for s, t in rows]

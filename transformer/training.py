@@ -33,6 +33,7 @@ from .checkpoint import (
     atomic_write,
     save_checkpoint,
     unique_state_dict,
+    write_dev_sample,
     write_json,
 )
 from .evaluation import evaluate, score, translate_all
@@ -40,6 +41,7 @@ from .model import ModelConfig, Transformer
 from .tokenizer import Tokenizer
 from .translator import Translator
 
+SAMPLE_SIZE = 100  # dev pairs shipped with a checkpoint (spread over the whole dev set)
 LOG_FIELDS = ["step", "epoch", "tokens", "train_loss", "lr", "dev_loss", "dev_bleu", "elapsed_s"]
 
 
@@ -505,6 +507,7 @@ class TrainingRun:
         }
         save_checkpoint(output, model, self.tokenizer, info)
         shutil.copyfile(self.run_dir / "training_log.csv", output / "training_log.csv")
+        write_dev_sample(output, self.dev_pairs[:: max(1, len(self.dev_pairs) // SAMPLE_SIZE)][:SAMPLE_SIZE])
         self._export_probes(output)
         translator = Translator(model, self.tokenizer, info)
         metrics = {}
