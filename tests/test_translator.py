@@ -79,3 +79,9 @@ def test_text_prefix_and_beam_tree(translator):
     result = translator.translate(["a b c"], beam_size=2, max_len=6, prefix="z y", trace=trace)[0]
     assert result.output_tokens[:2] == ["z", "y"] and result.text.startswith("z y")
     assert trace and trace[0][0].step == 2  # the tree starts after the forced tokens
+
+
+def test_translate_text_equals_the_full_results(translator):
+    texts = [random_sentence(3), "", random_sentence(8)]
+    for beam in (1, 2):
+        assert translator.translate_text(texts, beam_size=beam) == [r.text for r in translator.translate(texts, beam)]

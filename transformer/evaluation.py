@@ -19,8 +19,8 @@ def translate_all(
     with tqdm(total=len(sources), desc="translating", unit="sent", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            for i, result in zip(chunk, translator.translate([sources[i] for i in chunk], beam_size=beam_size)):
-                outputs[i] = result.text
+            for i, text in zip(chunk, translator.translate_text([sources[i] for i in chunk], beam_size=beam_size)):
+                outputs[i] = text
             bar.update(len(chunk))
     return outputs
 

@@ -78,34 +78,47 @@ class Translator:
         """Translate a batch. beam_size None uses the checkpoint's default, 1 is greedy.
         max_len caps the output length in tokens (default: 1.5 x source + 10). `prefix` forces
         the start of every translation; `trace` (a list) receives the first sentence's beam tree."""
+        sources = [self.encode_source(text) if text.strip() else None for text in texts]
+        outputs = self._decode([s[0] for s in sources if s], beam_size, max_len, head_gates, prefix, trace)
+        results = []
+        for source in sources:
+            if source is None:
+                results.append(self._empty())
+            else:
+                ids, truncated = source
+                results.append(self.explain(ids, outputs.pop(0), head_gates, truncated))
+        return results
+
+    def translate_text(self, texts: list[str], beam_size: int | None = None) -> list[str]:
+        """Translations only, without attention maps or probabilities: for scoring many sentences."""
+        sources = [self.encode_source(text)[0] if text.strip() else None for text in texts]
+        outputs = iter(self._decode([s for s in sources if s], beam_size))
+        return ["" if s is None else self.tokenizer.decode(next(outputs)) for s in sources]
+
+    def _decode(
+        self,
+        sources: list[list[int]],
+        beam_size: int | None,
+        max_len: int | None = None,
+        head_gates: HeadGates | None = None,
+        prefix: str | None = None,
+        trace: list[list[BeamNode]] | None = None,
+    ) -> list[list[int]]:
+        """Output ids for a batch of source ids (each ending in EOS)."""
         beam_size = self.default_beam_size if beam_size is None else beam_size
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if max_len is not None and max_len < 1:
             raise ValueError(f"max_len must be >= 1, got {max_len}")
-        results: list[Translation | None] = [None] * len(texts)
-        work = []
-        for i, text in enumerate(texts):
-            if not text.strip():
-                results[i] = self._empty(text)
-            else:
-                work.append((i, *self.encode_source(text)))
-        if work:
-            pad = self.config.pad_id
-            longest = max(len(ids) for _, ids, _ in work)
-            src = torch.tensor([ids + [pad] * (longest - len(ids)) for _, ids, _ in work])
-            limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for _, ids, _ in work]
-            forced = self.tokenizer.encode(prefix) if prefix and prefix.strip() else None
-            with torch.inference_mode():
-                if beam_size == 1 and trace is None:
-                    outputs = greedy_decode(self.model, src, limits, head_gates, forced)
-                else:
-                    outputs = beam_search(
-                        self.model, src, limits, beam_size, self.length_penalty, head_gates, forced, trace
-                    )
-                for (i, ids, truncated), out in zip(work, outputs):
-                    results[i] = self.explain(ids, out, head_gates, truncated)
-        return results
+        if not sources:
+            return []
+        longest = max(map(len, sources))
+        src = torch.tensor([ids + [self.config.pad_id] * (longest - len(ids)) for ids in sources])
+        limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for ids in sources]
+        forced = self.tokenizer.encode(prefix) if prefix and prefix.strip() else None
+        if beam_size == 1 and trace is None:
+            return greedy_decode(self.model, src, limits, head_gates, forced)
+        return beam_search(self.model, src, limits, beam_size, self.length_penalty, head_gates, forced, trace)
 
     def explain(
         self,
@@ -144,7 +157,7 @@ class Translator:
             output_ids=output_ids,
         )
 
-    def _empty(self, text: str) -> Translation:
+    def _empty(self) -> Translation:
         c = self.config
         empty = lambda layers: torch.zeros(layers, c.n_heads, 0, 0)  # noqa: E731
         attention = {
