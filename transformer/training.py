@@ -511,9 +511,10 @@ class TrainingRun:
         self._export_probes(output)
         translator = Translator(model, self.tokenizer, info)
         metrics = {}
-        sets = {"dev": self.recipe.data["dev"], **self.recipe.data.get("test", {})}
-        for name, specs in sets.items():
-            pairs, _ = load_split(specs, self.data_dir)
+        # The dev score covers the same slice as the dev loss; test sets are scored whole.
+        sets = {"dev": self.dev_pairs[: self.settings.dev_loss_sentences]}
+        sets |= {name: load_split(specs, self.data_dir)[0] for name, specs in self.recipe.data.get("test", {}).items()}
+        for name, pairs in sets.items():
             sources, references = [s for s, _ in pairs], [t for _, t in pairs]
             self.say(f"scoring {name} ({len(pairs)} sentences)")
             metrics[name] = evaluate(translator, sources, references, progress=self.progress)
