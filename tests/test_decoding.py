@@ -112,6 +112,9 @@ def test_forced_prefix_starts_every_output(model):
         assert out[:3] == prefix and len(out) <= 9
     with pytest.raises(ValueError, match="prefix"):
         greedy_decode(model, src, 9, prefix=[c.eos_id])
+    # A prefix as long as the limit leaves nothing to decode: both give the prefix, cut to the limit.
+    assert beam_search(model, src, 2, beam_size=2, prefix=prefix) == greedy_decode(model, src, 2, prefix=prefix)
+    assert greedy_decode(model, src, 2, prefix=prefix) == [prefix[:2]] * 3
 
 
 def test_greedy_continuation_of_a_prefix_is_greedy_from_there(model):

@@ -154,7 +154,11 @@ def beam_search(
         scores = torch.tensor(keep_scores, device=device).view(batch, k)
         state = state.select(rows)
 
-    return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
+    # A sentence with nothing finished had no room to decode: its forced prefix fills its limit.
+    return [
+        max(hyps, key=lambda h: h[0])[1] if hyps else history[b * k, : limits[b]].tolist()
+        for b, hyps in enumerate(finished)
+    ]
 
 
 @dataclass(frozen=True)
