@@ -11,7 +11,21 @@ import app_support
 # The folder is not called pages/: when one exists, Streamlit starts in its legacy multipage mode
 # and runs a page opened by its URL (/translate) without this script, so without the sidebar.
 TRANSLATE = st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:", url_path="translate")
-PAGES = [TRANSLATE]
+PAGES = [
+    TRANSLATE,
+    st.Page(
+        "app_pages/positional_encoding.py",
+        title="Positional encoding",
+        icon=":material/waves:",
+        url_path="positional-encoding",
+    ),
+    st.Page("app_pages/masks.py", title="Masks", icon=":material/grid_on:", url_path="masks"),
+    st.Page(
+        "app_pages/decoding.py", title="Decoding, step by step", icon=":material/account_tree:", url_path="decoding"
+    ),
+    st.Page("app_pages/model.py", title="Model card", icon=":material/schema:", url_path="model"),
+    st.Page("app_pages/analysis.py", title="Analysis", icon=":material/insights:", url_path="analysis"),
+]
 
 
 def open_default_page() -> None:

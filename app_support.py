@@ -1,9 +1,11 @@
 """Streamlit helpers shared by app.py and every page: the checkpoint list, the cached model and
-translations, the sidebar (checkpoint, decoding settings, model summary) and the shareable URL.
+translations, the sidebar (presentation mode, checkpoint, decoding settings, model summary) and
+the shareable URL.
 
-Session state keys: "ckpt", "beam_size", "max_len" (sidebar); pages add their own (the Translate
-page: "text", "kind", "layer", "head"). A URL value is only ever compared with the listed
-checkpoint folder names and the model's layers and heads: no path from a URL is ever opened.
+Session state keys: "present", "ckpt", "beam_size", "max_len" (sidebar); "text", the sentence
+every page shares; pages add their own (the Translate page: "kind", "layer", "head"). A URL value
+is only ever used as text to translate or compared with the listed checkpoint folder names and
+the model's layers, heads and steps: no path from a URL is ever opened.
 """
 
 import os
@@ -12,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 import torch
 
 from transformer import CheckpointError, Translation, Translator, load_checkpoint
 from transformer.checkpoint import CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, read_json
+from transformer.decoding import BeamNode
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS_ENV = "TRANSFORMER_CHECKPOINTS"  # lets tests (or a deployment) point the app elsewhere
@@ -25,6 +29,7 @@ EXAMPLES = {"symbols": "a b c d e f g h"}  # source_language -> example text
 DEFAULT_EXAMPLE = "Two dogs are playing in the snow."
 MAX_TEXT_CHARS = 2000  # far beyond any model's max_len; only bounds the work a URL can ask for
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
+TRAINING_LOG, MODEL_CARD = "training_log.csv", "README.md"  # optional files of a checkpoint folder
 
 # One intra-op thread per translation: these models are small, sessions run side by side, and
 # OpenMP threads competing for busy cores (other sessions, a training run) slow every call
@@ -105,6 +110,14 @@ def current_checkpoint() -> Checkpoint | None:
     return selected if isinstance(selected, Checkpoint) else None
 
 
+def checkpoint_for_page() -> Checkpoint | None:
+    """current_checkpoint(), or None after telling the user to pick one that loads."""
+    checkpoint = current_checkpoint()
+    if checkpoint is None:
+        st.info("Pick a checkpoint that loads in the sidebar.")
+    return checkpoint
+
+
 def decoding_settings(checkpoint: Checkpoint) -> tuple[int, int | None]:
     """(beam size, max output tokens or None for the checkpoint's default) from the sidebar."""
     beam_size = st.session_state.get("beam_size", checkpoint.translator.default_beam_size)
@@ -116,18 +129,31 @@ def decoding_label(beam_size: int) -> str:
 
 
 @st.cache_data(max_entries=256, show_spinner="Translating…")
-def _translate(folder: str, version: str, text: str, beam_size: int, max_len: int | None) -> tuple[Translation, float]:
+def _translate(
+    folder: str, version: str, text: str, beam_size: int, max_len: int | None, prefix: str | None = None
+) -> tuple[Translation, list[list[BeamNode]], float]:
+    """The translation, its beam tree (empty when greedy) and the seconds it took."""
     translator = _load(folder, version)
+    trace = [] if beam_size > 1 else None  # a trace would turn greedy decoding into a beam of one
     start = time.perf_counter()
-    [translation] = translator.translate([text], beam_size=beam_size, max_len=max_len)
-    return translation, time.perf_counter() - start
+    [translation] = translator.translate([text], beam_size=beam_size, max_len=max_len, prefix=prefix, trace=trace)
+    return translation, trace or [], time.perf_counter() - start
 
 
 def translate(checkpoint: Checkpoint, text: str) -> tuple[Translation, float]:
     """Translation of text with the sidebar's settings, and the seconds it took. Cached per
     (checkpoint, text, settings): reruns that only change a view never run the model."""
     beam_size, max_len = decoding_settings(checkpoint)
-    return _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len)
+    translation, _, seconds = _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len)
+    return translation, seconds
+
+
+def decode(checkpoint: Checkpoint, text: str, prefix: str | None) -> tuple[Translation, list[list[BeamNode]]]:
+    """Translation of text with the sidebar's settings, its start forced to prefix (None: free), and
+    the beam tree of transformer.decoding (empty when greedy). Cached like translate."""
+    beam_size, max_len = decoding_settings(checkpoint)
+    translation, trace, _ = _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len, prefix)
+    return translation, trace
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -140,6 +166,38 @@ def _metrics(folder: str, version: str) -> dict | str:
         return read_json(path)
     except CheckpointError as error:
         return str(error)
+
+
+def metrics(checkpoint: Checkpoint) -> dict | str:
+    """The checkpoint's metrics.json ({set: {bleu, chrf, ...}}, {} if absent), or why it cannot be read."""
+    return _metrics(str(checkpoint.folder), checkpoint.version)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _training_log(path: str, modified: int) -> pd.DataFrame | str:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors
+        return f"{path}: {error}"
+
+
+def training_log(checkpoint: Checkpoint) -> pd.DataFrame | str | None:
+    """training_log.csv as a table, None if the checkpoint has none, or why it cannot be read.
+    Cached per modification time: a log that grows is read again."""
+    path = checkpoint.folder / TRAINING_LOG
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _training_log(str(path), modified)
+
+
+def model_card(checkpoint: Checkpoint) -> str | None:
+    """The checkpoint's README.md (its model card, with the data credits), or None."""
+    try:
+        return (checkpoint.folder / MODEL_CARD).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def bleu_summary(metrics: dict) -> str | None:
@@ -160,6 +218,40 @@ def url_param(key: str) -> str | None:
     return st.session_state["_url"].pop(key, None)
 
 
+def parse_number(value: str, count: int) -> int | None:
+    """A 1-based number from the URL as a 0-based index below count, or None if it is not one."""
+    return int(value) - 1 if value.isdecimal() and 1 <= int(value) <= count else None
+
+
+def keep_valid(key: str, options: list, default) -> None:
+    # A value from another checkpoint (more layers, say) would not be among this one's options.
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def restore_text() -> None:
+    """Seed the shared sentence (key "text") from the link the session was opened with."""
+    text = url_param("text")
+    if text is not None:
+        if len(text) > MAX_TEXT_CHARS:
+            notice(f"The link's text was cut to {MAX_TEXT_CHARS} characters.")
+        st.session_state["text"] = text[:MAX_TEXT_CHARS]
+
+
+def sentence_input(checkpoint: Checkpoint) -> str:
+    """A one-line editor of the sentence the pages share (the Translate page's text): from the
+    link, else what another page left, else the checkpoint's example."""
+    restore_text()
+    st.session_state.setdefault("text", checkpoint.example)
+    info = checkpoint.translator.info
+    return st.text_input(
+        f"Sentence ({info.get('source_language', 'source')})",
+        key="text",
+        max_chars=MAX_TEXT_CHARS,
+        help=f"Up to {checkpoint.translator.max_source_tokens} tokens are used; Enter applies.",
+    )
+
+
 def notice(message: str) -> None:
     """Queue a warning for the top of the page (app.py shows it after the page has run)."""
     st.session_state.setdefault("_notices", []).append(message)
@@ -172,13 +264,10 @@ def show_notices() -> None:
 
 def set_url(**params) -> None:
     """Mirror the view in the address bar, so that it can be bookmarked or shared."""
-    values = {"ckpt": st.session_state.get("ckpt"), **params}
+    values = {"ckpt": st.session_state.get("ckpt"), "present": 1 if presenting() else None, **params}
     values = {key: str(value) for key, value in values.items() if value is not None}
     if st.query_params.to_dict() != values:
         st.query_params.from_dict(values)
-
-
-# --- the sidebar ---------------------------------------------------------------------------
 
 
 def _checkpoint_changed() -> None:
@@ -240,11 +329,50 @@ def _summary(checkpoint: Checkpoint) -> None:
         st.caption(info["description"])
 
 
+# --- presentation mode ---------------------------------------------------------------------
+
+PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
+PLOTLY_DEFAULT_HEIGHT = 450  # what Plotly draws when a figure sets no height
+# Streamlit sizes its text in rem, so a larger root font enlarges all of it; the page's side margins
+# shrink to leave the figures their width. The sidebar keeps only this toggle and the checkpoint;
+# download buttons are hidden too.
+PRESENTATION_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; max-width: none; }
+.st-key-sidebar_details, [data-testid="stDownloadButton"] { display: none; }
+</style>"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present"))
+
+
+def _restore_presentation_from_url() -> None:
+    value = url_param("present")
+    if value is None:
+        return
+    if value in ("0", "1"):
+        st.session_state["present"] = value == "1"
+    else:
+        notice("The link's present value is not 0 or 1; presentation mode is off.")
+
+
+# --- the sidebar ---------------------------------------------------------------------------
+
+
 def sidebar() -> None:
-    """Checkpoint picker, decoding settings and a short model summary; the settings live in
-    st.session_state, where current_checkpoint and translate read them."""
+    """Presentation mode, checkpoint picker, decoding settings and a short model summary; the
+    settings live in st.session_state, where current_checkpoint and translate read them."""
+    # A widget's value is dropped at the end of a run that shows no widget with its key: assigning
+    # it to itself keeps the shared sentence while a page without a sentence is open.
+    if "text" in st.session_state:
+        st.session_state["text"] = st.session_state["text"]
     names = checkpoint_names()
     with st.sidebar:
+        _restore_presentation_from_url()
+        st.toggle("Presentation mode", key="present", help="Larger text and figures, fewer controls: for a projector.")
+        if presenting():
+            st.html(PRESENTATION_CSS)
         if not names:
             st.error(f"No checkpoint folders in {checkpoints_dir()}.")
             return
@@ -256,15 +384,23 @@ def sidebar() -> None:
         if isinstance(selected, CheckpointError):
             st.error(f"Cannot load this checkpoint: {selected}")
             return
-        st.subheader("Decoding")
-        _decoding_widgets(selected.translator)
-        st.subheader("Model")
-        _summary(selected)
+        # Hidden, not skipped, in presentation mode: a widget that is not drawn loses its value.
+        with st.container(key="sidebar_details"):
+            st.subheader("Decoding")
+            _decoding_widgets(selected.translator)
+            st.subheader("Model")
+            _summary(selected)
 
 
 def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
-    click on a point call it (the chart's selection is then in st.session_state[key])."""
+    click on a point call it (the chart's selection is then in st.session_state[key]). In
+    presentation mode the figure is drawn taller and with larger text."""
+    if presenting():
+        figure.update_layout(
+            height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE),
+            font_size=PRESENT_FONT_SIZE,
+        )
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
     if on_select is None:
         st.plotly_chart(figure, key=key, config=config)

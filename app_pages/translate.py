@@ -35,19 +35,10 @@ def layer_count(checkpoint: app_support.Checkpoint, kind: str) -> int:
     return config.n_encoder_layers if kind == "encoder" else config.n_decoder_layers
 
 
-def parse_number(value: str, count: int) -> int | None:
-    """A 1-based number from the URL as a 0-based index below count, or None if it is not one."""
-    return int(value) - 1 if value.isdecimal() and 1 <= int(value) <= count else None
-
-
 def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
     """Seed the widgets from the link the session was opened with; bad values fall back to the
     defaults with a notice."""
-    text = app_support.url_param("text")
-    if text is not None:
-        if len(text) > app_support.MAX_TEXT_CHARS:
-            app_support.notice(f"The link's text was cut to {app_support.MAX_TEXT_CHARS} characters.")
-        st.session_state["text"] = text[: app_support.MAX_TEXT_CHARS]
+    app_support.restore_text()
     kind = app_support.url_param("kind")
     if kind is not None:
         if kind in KINDS:
@@ -57,7 +48,7 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
     layer = app_support.url_param("layer")
     if layer is not None:
         count = layer_count(checkpoint, st.session_state.get("kind", DEFAULT_KIND))
-        index = parse_number(layer, count)
+        index = app_support.parse_number(layer, count)
         if index is None:
             app_support.notice(f"The link's layer is not between 1 and {count}; showing layer {DEFAULT_LAYER + 1}.")
         else:
@@ -65,17 +56,11 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
     head = app_support.url_param("head")
     if head is not None:
         count = checkpoint.translator.config.n_heads
-        index = AVERAGE if head == AVERAGE else parse_number(head, count)
+        index = AVERAGE if head == AVERAGE else app_support.parse_number(head, count)
         if index is None:
             app_support.notice(f"The link's head is not between 1 and {count} (or {AVERAGE}); showing the average.")
         else:
             st.session_state["head"] = index
-
-
-def keep_valid(key: str, options: list, default) -> None:
-    # A value from another checkpoint (more layers, say) would not be among this one's options.
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
 
 
 def clear_focus() -> None:
@@ -125,15 +110,15 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
     view; returns the (kind, layer, head) shown."""
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
-    keep_valid("kind", list(KINDS), DEFAULT_KIND)
+    app_support.keep_valid("kind", list(KINDS), DEFAULT_KIND)
     kind = st.segmented_control(
         "Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True, on_change=clear_focus
     )
     layer_column, head_column, _ = st.columns([1, 1, 2])
     n_layers = layer_count(checkpoint, kind)
-    keep_valid("layer", list(range(n_layers)), DEFAULT_LAYER)
+    app_support.keep_valid("layer", list(range(n_layers)), DEFAULT_LAYER)
     layer = layer_column.selectbox("Layer", range(n_layers), key="layer", format_func=lambda i: f"Layer {i + 1}")
-    keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
+    app_support.keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
     head = head_column.selectbox(
         "Head", [AVERAGE, *range(n_heads)], key="head", format_func=lambda h: head_label(None if h == AVERAGE else h)
     )
@@ -200,9 +185,8 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
 
 def main() -> None:
     st.title("Translate")
-    checkpoint = app_support.current_checkpoint()
+    checkpoint = app_support.checkpoint_for_page()
     if checkpoint is None:
-        st.info("Pick a checkpoint that loads in the sidebar.")
         return
     restore_from_url(checkpoint)
     st.session_state.setdefault("text", checkpoint.example)

@@ -1,6 +1,17 @@
 """Plotly figures for the app. Pure functions of arrays and token lists, no Streamlit: they are
 unit-tested without a browser and reused by every page."""
 
+from .analysis import (
+    alignment_heatmap,
+    alignment_links,
+    attention_change_heatmap,
+    attention_shift,
+    head_grid,
+    head_grid_target,
+    importance_ranking,
+    pruning_figure,
+    training_trend,
+)
 from .attention import (
     KIND_TITLES,
     KINDS,
@@ -13,18 +24,51 @@ from .attention import (
     head_view,
     query_key_tokens,
 )
+from .decoding import beam_tree, next_token_bars, step_attention
+from .masks import attention_step_figures, mask_heatmap, padded_ids
+from .model_card import architecture_diagram, parameter_bars, training_curves
+from .positional import (
+    embedding_parts_figure,
+    positional_curves,
+    positional_heatmap,
+    similarity_by_distance,
+    similarity_heatmap,
+)
 from .tokens import token_probabilities
 
 __all__ = [
     "KINDS",
     "KIND_TITLES",
+    "alignment_heatmap",
+    "alignment_links",
+    "architecture_diagram",
+    "attention_change_heatmap",
     "attention_grid",
     "attention_heatmap",
+    "attention_shift",
+    "attention_step_figures",
     "attention_table",
+    "beam_tree",
+    "embedding_parts_figure",
     "grid_target_index",
+    "head_grid",
+    "head_grid_target",
     "head_label",
     "head_map",
     "head_view",
+    "importance_ranking",
+    "mask_heatmap",
+    "next_token_bars",
+    "padded_ids",
+    "parameter_bars",
+    "positional_curves",
+    "positional_heatmap",
+    "pruning_figure",
     "query_key_tokens",
+    "similarity_by_distance",
+    "similarity_heatmap",
+    "step_attention",
     "token_probabilities",
+    "training_curves",
+    "training_trend",
 ]

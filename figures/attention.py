@@ -50,7 +50,7 @@ def head_map(weights, layer: int, head: int | None) -> np.ndarray:
     return maps.mean(axis=0) if head is None else maps[head]
 
 
-def _token_axis(tokens: list[str], **extra) -> dict:
+def token_axis(tokens: list[str], **extra) -> dict:
     # Positions are the axis values, tokens only the tick text: a repeated token keeps its own row.
     return dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=[label(t) for t in tokens], **extra)
 
@@ -60,8 +60,25 @@ def _hover_text(query_tokens: list[str], key_tokens: list[str]) -> list[list[str
     return [[f"query: {label(q)} ({i})<br>{key}" for key in keys] for i, q in enumerate(query_tokens)]
 
 
-def attention_heatmap(weights, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
-    """One attention map (queries, keys) with the tokens on both axes, queries top to bottom."""
+def attention_heatmap(
+    weights,
+    query_tokens: list[str],
+    key_tokens: list[str],
+    title: str = "",
+    *,
+    value_name: str = "weight",
+    value_format: str = ".3f",
+    colorscale=COLORSCALE,
+    zrange: tuple[float, float] = (0, 1),
+    show_values: bool = False,
+    show_scale: bool = True,
+) -> go.Figure:
+    """One attention map (queries, keys) with the tokens on both axes, queries top to bottom.
+
+    The defaults draw weights; the keyword options serve the other (queries, keys) matrices of
+    attention (scores, masks): value_name and value_format (d3) name and write the value in the
+    hover and the colour bar, show_values also writes it in each cell.
+    """
     weights = np.asarray(weights, dtype=float)
     if weights.shape != (len(query_tokens), len(key_tokens)):
         raise ValueError(
@@ -72,19 +89,21 @@ def attention_heatmap(weights, query_tokens: list[str], key_tokens: list[str], t
         x=list(range(len(key_tokens))),
         y=list(range(len(query_tokens))),
         text=_hover_text(query_tokens, key_tokens),
-        hovertemplate="%{text}<br>weight: %{z:.3f}<extra></extra>",
-        zmin=0,
-        zmax=1,
-        colorscale=COLORSCALE,
-        colorbar=dict(title="weight", thickness=12),
+        hovertemplate=f"%{{text}}<br>{value_name}: %{{z:{value_format}}}<extra></extra>",
+        texttemplate=f"%{{z:{value_format}}}" if show_values else None,
+        zmin=zrange[0],
+        zmax=zrange[1],
+        colorscale=colorscale,
+        colorbar=dict(title=value_name, thickness=12),
+        showscale=show_scale,
     )
     figure = go.Figure(heatmap)
     figure.update_layout(
         title=title,
         height=min(900, max(320, 140 + 22 * len(query_tokens))),
         margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-        xaxis=_token_axis(key_tokens, title="key", tickangle=-60 if len(key_tokens) > 8 else 0),
-        yaxis=_token_axis(query_tokens, title="query", autorange="reversed"),
+        xaxis=token_axis(key_tokens, title="key", tickangle=-60 if len(key_tokens) > 8 else 0),
+        yaxis=token_axis(query_tokens, title="query", autorange="reversed"),
     )
     return figure
 

@@ -155,3 +155,37 @@ def test_clicking_the_model_view_enlarges_that_map(page, server):
     wait_for_map_title(page, "layer 2, head 2")
     page.wait_for_url("**head=2**")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+TEACHING_PAGES = ("positional-encoding", "masks", "decoding", "model")
+
+
+def wait_until_idle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
+
+
+def test_teaching_pages_in_a_browser(page, server):
+    for path in TEACHING_PAGES:
+        page.goto(f"{server}/{path}")
+        page.locator(".js-plotly-plot").first.wait_for()
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+        assert page.locator(".js-plotly-plot").count() >= 1, path
+
+
+def test_presentation_mode_in_a_browser(page, server):
+    """Larger text, no decoding controls, and the mode follows the presenter from page to page.
+    Saves a screenshot to test-artifacts/presentation.png."""
+    page.goto(f"{server}/masks?present=1")
+    page.locator(".st-key-step_weights .js-plotly-plot").wait_for()
+    wait_until_idle(page)
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "20px"
+    assert page.locator(".st-key-sidebar_details").is_hidden()
+    assert page.locator(".st-key-ckpt").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "presentation.png")
+    page.get_by_role("link", name="Decoding, step by step").click()
+    page.locator(".st-key-next_tokens .js-plotly-plot").wait_for()
+    page.wait_for_url("**present=1**")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(".st-key-sidebar_details").is_hidden()

@@ -1,0 +1,123 @@
+"""Model card: the loaded checkpoint's architecture drawn from its config, its parameters per
+component, hyperparameters, training curves (training_log.csv), test scores (metrics.json) and
+data credits (README.md)."""
+
+import pandas as pd
+import streamlit as st
+
+import app_support
+from figures import architecture_diagram, parameter_bars, training_curves
+from transformer.analysis import parameter_counts
+
+LEARNING_RATE = r"lrate = d_{model}^{-0.5} \cdot \min\left(step^{-0.5},\ step \cdot warmup\_steps^{-1.5}\right)"
+SCORE_COLUMNS = {  # metrics.json key -> column title
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "bleu_tok_lc": "BLEU (tokenized, lowercased)",
+    "exact_match": "exact match %",
+    "sentences": "sentences",
+    "beam_size": "beam size",
+}
+TRAINING_FACTS = {  # config.json's "training" key -> label
+    "steps": "training steps",
+    "tokens": "training tokens",
+    "hours": "hours",
+    "processes": "processes",
+    "hardware": "hardware",
+    "averaged_snapshots": "averaged snapshots",
+}
+
+
+def settings_table(checkpoint: app_support.Checkpoint) -> pd.DataFrame:
+    """The model's hyperparameters, then how it was trained and how it decodes, as text."""
+    translator = checkpoint.translator
+    rows = [("model", name, value) for name, value in translator.config.to_dict().items()]
+    training = translator.info.get("training", {})
+    rows += [("training", label, training[key]) for key, label in TRAINING_FACTS.items() if key in training]
+    rows += [
+        ("decoding", "beam size", translator.default_beam_size),
+        ("decoding", "length penalty α", translator.length_penalty),
+        ("decoding", "output limit", f"{translator.max_len_a:g} × source tokens + {translator.max_len_b}"),
+    ]
+    # One column of mixed types would not convert to Arrow: every value is shown as text.
+    return pd.DataFrame(
+        [(group, name, as_text(value)) for group, name, value in rows], columns=["group", "setting", "value"]
+    )
+
+
+def as_text(value) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def show_training(checkpoint: app_support.Checkpoint) -> None:
+    st.header("Training")
+    log = app_support.training_log(checkpoint)
+    if log is None:
+        st.info("This checkpoint has no training_log.csv.")
+        return
+    if isinstance(log, str):
+        st.error(f"The training log cannot be read: {log}")
+        return
+    try:
+        figure = training_curves(log)
+    except ValueError as error:
+        st.error(f"The training log cannot be drawn: {error}.")
+        return
+    st.markdown("The learning rate rises linearly during the warm-up, then decays with 1/√step (§5.3):")
+    st.latex(LEARNING_RATE)
+    app_support.plotly_chart(figure, key="training_curves", filename=f"training-{checkpoint.name}")
+
+
+def show_scores(checkpoint: app_support.Checkpoint) -> None:
+    st.header("Scores")
+    metrics = app_support.metrics(checkpoint)
+    if isinstance(metrics, str):
+        st.error(f"metrics.json cannot be read: {metrics}")
+        return
+    sets = {name: values for name, values in metrics.items() if isinstance(values, dict)}
+    if not sets:
+        st.info("This checkpoint has no metrics.json.")
+        return
+    table = pd.DataFrame(
+        [
+            {"set": name, **{title: values.get(key) for key, title in SCORE_COLUMNS.items()}}
+            for name, values in sets.items()
+        ]
+    )
+    st.dataframe(table, hide_index=True, key="scores")
+    st.caption("From metrics.json: BLEU and chrF by sacreBLEU on detokenized text (signatures in the file).")
+
+
+def main() -> None:
+    st.title("Model card")
+    checkpoint = app_support.checkpoint_for_page()
+    if checkpoint is None:
+        return
+    translator = checkpoint.translator
+    info = translator.info
+    st.markdown(
+        f"**{info.get('name', checkpoint.name)}**: {info.get('source_language', '?')} → "
+        f"{info.get('target_language', '?')}. {info.get('description', '')}"
+    )
+    st.header("Architecture")
+    app_support.plotly_chart(architecture_diagram(translator.config), key="architecture", filename="architecture")
+    counts_column, settings_column = st.columns(2)
+    with counts_column:
+        st.header("Parameters")
+        app_support.plotly_chart(
+            parameter_bars(parameter_counts(translator.model)), key="parameters", filename="parameters"
+        )
+    with settings_column:
+        st.header("Hyperparameters")
+        st.dataframe(settings_table(checkpoint), hide_index=True, key="settings")
+    show_training(checkpoint)
+    show_scores(checkpoint)
+    card = app_support.model_card(checkpoint)
+    if card is not None:
+        st.header("Model card and data credits")
+        with st.container(border=True):
+            st.markdown(card)
+    app_support.set_url()
+
+
+main()

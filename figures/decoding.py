@@ -1,0 +1,178 @@
+"""Figures of decoding one step at a time: the most probable next tokens, that step's
+encoder-decoder attention in every layer and head, and the beam tree of a beam search (§6.1:
+"beam search with a beam size of 4 and length penalty α = 0.6").
+
+Pure functions of lists and arrays; the beam tree takes transformer.decoding.BeamNode lists.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .attention import COLORSCALE, label, token_axis
+
+CHOSEN_COLOR, OTHER_COLOR = "#d62728", "#9ecae1"
+STATUS_COLORS = {"kept": "#1f77b4", "finished": "#2ca02c", "pruned": "#c7c7c7"}
+STATUS_NAMES = {"kept": "kept in the beam", "finished": "finished (ends in EOS)", "pruned": "pruned"}
+
+
+def next_token_bars(
+    alternatives: list[tuple[str, float]], chosen: str, chosen_prob: float, forced: bool = False
+) -> go.Figure:
+    """The most probable next tokens (token, probability), best on top, with the token the output
+    has at this step in red (added below the others if it is not among them). forced says that
+    token was imposed by a forced prefix rather than picked."""
+    bars = list(alternatives)
+    if chosen not in [token for token, _ in bars]:
+        bars.append((chosen, chosen_prob))
+    names = [label(token) for token, _ in bars]
+    probs = [prob for _, prob in bars]
+    figure = go.Figure(
+        go.Bar(
+            x=probs,
+            y=list(range(len(bars))),
+            orientation="h",
+            marker_color=[CHOSEN_COLOR if token == chosen else OTHER_COLOR for token, _ in bars],
+            text=[f"{prob:.1%}" for prob in probs],
+            textposition="auto",
+            customdata=names,
+            hovertemplate="%{customdata}: %{x:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Next token: {label(chosen)} {'(forced by the prefix)' if forced else '(in red)'}",
+        height=120 + 34 * len(bars),
+        margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        yaxis=token_axis([token for token, _ in bars], autorange="reversed"),
+    )
+    return figure
+
+
+def step_attention(weights, source_tokens: list[str], title: str = "") -> go.Figure:
+    """One decoding step's encoder-decoder attention, weights (layers, heads, source tokens): a row
+    per layer and head, a column per source token, layers separated by lines."""
+    weights = np.asarray(weights, dtype=float)
+    n_layers, n_heads, n_keys = weights.shape
+    if n_keys != len(source_tokens):
+        raise ValueError(f"weights of shape {weights.shape} do not match {len(source_tokens)} source tokens")
+    rows = [f"layer {layer + 1}, head {head + 1}" for layer in range(n_layers) for head in range(n_heads)]
+    figure = go.Figure(
+        go.Heatmap(
+            z=weights.reshape(n_layers * n_heads, n_keys),
+            x=list(range(n_keys)),
+            y=list(range(len(rows))),
+            customdata=np.array([[row] * n_keys for row in rows], dtype=object),
+            text=[[label(token) for token in source_tokens]] * len(rows),
+            hovertemplate="%{customdata}<br>source: %{text} (%{x})<br>weight: %{z:.3f}<extra></extra>",
+            zmin=0,
+            zmax=1,
+            colorscale=COLORSCALE,
+            colorbar=dict(title="weight", thickness=12),
+        )
+    )
+    for layer in range(1, n_layers):
+        figure.add_hline(y=layer * n_heads - 0.5, line=dict(color="white", width=4))
+    figure.update_layout(
+        title=title,
+        height=min(900, max(300, 110 + 22 * len(rows))),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        xaxis=token_axis(source_tokens, title="source token", tickangle=-60 if n_keys > 8 else 0),
+        yaxis=dict(
+            tickmode="array",
+            tickvals=list(range(len(rows))),
+            ticktext=[f"L{layer + 1} H{head + 1}" for layer in range(n_layers) for head in range(n_heads)],
+            autorange="reversed",
+        ),
+    )
+    return figure
+
+
+def beam_tree(
+    trace: Sequence[Sequence], labels: list[list[str]], chosen: Sequence, root: str, current_step: int | None = None
+) -> go.Figure:
+    """The beam tree of transformer.decoding.beam_search: trace holds each step's candidate
+    BeamNodes, labels their tokens as text, chosen the nodes of the best hypothesis (best_path);
+    root names what the search started from (drawn at step first - 1). A node is drawn at (its
+    step, its rank among the step's candidates), joined to the hypothesis it extends; the chosen
+    path is drawn in red, and current_step (a node step) is shaded. Node steps count output
+    positions from 0; the axis labels them from 1, as the page's step slider does.
+
+    Traces: one per status (edges), one per status (nodes), then the chosen path, last.
+    """
+    if [len(nodes) for nodes in trace] != [len(names) for names in labels]:
+        raise ValueError("labels must name every node of the trace")
+    first_step = trace[0][0].step if trace and trace[0] else 0
+    # A parent is a beam slot, the index among the previous step's kept nodes: find its rank.
+    kept_ranks = [[rank for rank, node in enumerate(nodes) if node.status == "kept"] for nodes in trace]
+    edges = {status: ([], []) for status in STATUS_COLORS}
+    for index, nodes in enumerate(trace):
+        for rank, node in enumerate(nodes):
+            xs, ys = edges[node.status]
+            xs += [node.step - 1, node.step, None]
+            ys += [0 if index == 0 else kept_ranks[index - 1][node.parent], rank, None]
+
+    figure = go.Figure()
+    for status, (xs, ys) in edges.items():
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(color=STATUS_COLORS[status], width=1.5, dash="dot" if status == "pruned" else "solid"),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    for status, color in STATUS_COLORS.items():
+        cells = [(i, r) for i, nodes in enumerate(trace) for r, node in enumerate(nodes) if node.status == status]
+        figure.add_trace(
+            go.Scatter(
+                x=[trace[i][r].step for i, r in cells],
+                y=[r for _, r in cells],
+                mode="markers+text",
+                marker=dict(size=11, color=color),
+                text=[label(labels[i][r]) for i, r in cells],
+                textposition="top center",
+                customdata=[[trace[i][r].score, trace[i][r].normalized] for i, r in cells],
+                hovertemplate=f"%{{text}}: {STATUS_NAMES[status]}<br>log-probability %{{customdata[0]:.3f}}"
+                "<br>length-normalised %{customdata[1]:.3f}<extra></extra>",
+                name=STATUS_NAMES[status],
+            )
+        )
+    path = [(first_step - 1, 0)] + [(node.step, list(trace[node.step - first_step]).index(node)) for node in chosen]
+    figure.add_trace(
+        go.Scatter(
+            x=[x for x, _ in path],
+            y=[y for _, y in path],
+            mode="lines+markers+text",
+            line=dict(color=CHOSEN_COLOR, width=4),
+            marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=CHOSEN_COLOR, width=3)),
+            text=[label(root)] + [""] * len(chosen),  # the nodes name themselves; the root is named here
+            textposition="top center",
+            hoverinfo="skip",
+            name="chosen translation",
+        )
+    )
+    if current_step is not None:
+        figure.add_vrect(
+            x0=current_step - 0.5, x1=current_step + 0.5, fillcolor="#ffe9a8", opacity=0.6, line_width=0, layer="below"
+        )
+    width = max((len(nodes) for nodes in trace), default=1)
+    steps = list(range(first_step - 1, first_step + len(trace)))
+    figure.update_layout(
+        height=160 + 45 * width,
+        margin=dict(l=10, r=10, t=20, b=10),
+        xaxis=dict(
+            title="step",
+            tickmode="array",
+            tickvals=steps,
+            ticktext=["start", *[str(step + 1) for step in steps[1:]]],
+            range=[first_step - 1.6, first_step + len(trace) - 0.5],
+        ),
+        yaxis=dict(title="rank among the step's candidates", autorange="reversed", dtick=1),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        dragmode="pan",
+    )
+    return figure

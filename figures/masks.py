@@ -1,0 +1,119 @@
+"""Figures of the masks (§3.2.3) and of one head's attention computed step by step (Eq. 1):
+the padded batch of ids, the masks as (queries, keys) grids, and the four matrices
+scores -> scaled -> masked -> softmax.
+
+Pure functions of arrays and token lists; masks are True where attention is allowed, as in
+transformer.masks.
+"""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .attention import attention_heatmap, label
+
+ALLOWED, BLOCKED = "#3b7dd8", "#e3e3e3"
+MASK_COLORS = [[0, BLOCKED], [1, ALLOWED]]
+PAD_COLORS = [[0, BLOCKED], [1, "#cfe0f7"]]  # padding grey, real tokens light blue
+SCORE_COLORS = "RdBu_r"
+MASKED_COLOR = "#9e9e9e"
+MAX_CELLS_WITH_VALUES = 160  # beyond this, numbers in the cells would be unreadable
+STEP_TITLES = {
+    "scores": "1. Scores Q·Kᵀ",
+    "scaled": "2. Scaled: Q·Kᵀ / √d_k",
+    "masked": "3. Masked: −∞ where the mask forbids",
+    "weights": "4. Softmax: the attention weights",
+}
+
+
+def padded_ids(ids, tokens: list[list[str]], pad_id: int, title: str = "") -> go.Figure:
+    """A batch padded to one length, ids (sentences, positions): each cell shows the id and its
+    token, padding greyed out."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or [len(row) for row in tokens] != [ids.shape[1]] * ids.shape[0]:
+        raise ValueError(f"ids of shape {ids.shape} do not match the tokens")
+    text = [[f"{i}<br>{label(t)}" for i, t in zip(row, row_tokens)] for row, row_tokens in zip(ids, tokens)]
+    figure = go.Figure(
+        go.Heatmap(
+            z=(ids != pad_id).astype(float),
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=12),
+            hovertemplate="%{y}, position %{x}<br>id and token: %{text}<extra></extra>",
+            y=[f"sentence {row + 1}" for row in range(len(ids))],
+            zmin=0,
+            zmax=1,
+            colorscale=PAD_COLORS,
+            showscale=False,
+            xgap=2,
+            ygap=2,
+        )
+    )
+    figure.update_layout(
+        title=title,
+        height=110 + 50 * len(ids),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        xaxis=dict(title="position", dtick=1),
+        yaxis=dict(autorange="reversed"),
+    )
+    return figure
+
+
+def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
+    """One mask as a (queries, keys) grid, blue where the query may attend to the key; mask may
+    be any shape that broadcasts to (queries, keys), such as a padding mask's single row."""
+    grid = np.broadcast_to(np.asarray(mask, dtype=bool), (len(query_tokens), len(key_tokens)))
+    return attention_heatmap(
+        grid.astype(float),
+        query_tokens,
+        key_tokens,
+        title,
+        value_name="may attend",
+        value_format=".0f",
+        colorscale=MASK_COLORS,
+        show_scale=False,
+    )
+
+
+def attention_step_figures(steps: dict, query_tokens: list[str], key_tokens: list[str]) -> dict[str, go.Figure]:
+    """The four matrices of Eq. 1 for one head, from transformer.analysis.attention_steps, in order:
+    "scores" Q·Kᵀ, "scaled" by 1/√d_k, "masked" (-inf where the mask forbids) and "weights" (the
+    softmax). The first three share one colour range, so the scaling is seen to shrink them."""
+    scores, scaled = np.asarray(steps["scores"], dtype=float), np.asarray(steps["scaled"], dtype=float)
+    mask = np.asarray(steps["mask"], dtype=bool)
+    d_k = np.asarray(steps["queries"]).shape[-1]
+    limit = float(np.abs(scores).max()) or 1.0
+    show_values = scores.size <= MAX_CELLS_WITH_VALUES
+    score_style = dict(colorscale=SCORE_COLORS, zrange=(-limit, limit), value_format=".2f", show_values=show_values)
+
+    def scores_map(values, name: str, title: str) -> go.Figure:
+        return attention_heatmap(values, query_tokens, key_tokens, title, value_name=name, **score_style)
+
+    masked = scores_map(np.where(mask, scaled, np.nan), "masked score", STEP_TITLES["masked"])
+    masked.add_trace(  # the forbidden cells drawn on top in grey, as -inf
+        go.Heatmap(
+            z=np.where(mask, np.nan, 0.0),
+            x=list(range(len(key_tokens))),
+            y=list(range(len(query_tokens))),
+            colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]],
+            showscale=False,
+            text=np.where(mask, "", "−∞"),
+            texttemplate="%{text}" if show_values else None,
+            hovertemplate="masked: −∞ (weight 0)<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    return {
+        "scores": scores_map(scores, "score", STEP_TITLES["scores"]),
+        "scaled": scores_map(scaled, "scaled score", f"{STEP_TITLES['scaled']}, √{d_k} = {math.sqrt(d_k):.3g}"),
+        "masked": masked,
+        "weights": attention_heatmap(
+            steps["weights"],
+            query_tokens,
+            key_tokens,
+            STEP_TITLES["weights"],
+            value_format=".2f",
+            show_values=show_values,
+        ),
+    }

@@ -1,0 +1,260 @@
+"""Figures of the model card: the architecture of Figure 1 drawn from a model's config, its
+parameters per component, and its training curves (loss, the learning rate of §5.3, dev BLEU).
+
+Pure functions of a config (any object with transformer.ModelConfig's fields), a dict of counts
+and a table (pandas DataFrame) with training_log.csv's columns.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# The colours of the paper's Figure 1.
+COLORS = {
+    "embedding": "#f8d0d8",
+    "positional": "#ffffff",
+    "attention": "#fbd49c",
+    "norm": "#f3f1a8",
+    "feed_forward": "#c5e3f6",
+    "linear": "#d9ccef",
+    "softmax": "#c9efc4",
+}
+BOX_WIDTH, BOX_HEIGHT, GAP = 4.4, 0.8, 0.25
+ENCODER_X, DECODER_X = 2.6, 8.4  # column centres
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float  # centre
+    y: float  # bottom
+    text: str
+    kind: str
+
+
+def _sublayers(config, decoder: bool) -> list[tuple[str, str]]:
+    """(text, colour kind) of one layer's boxes, bottom to top (§3.1-§3.3)."""
+    d, h, d_ff = config.d_model, config.n_heads, config.d_ff
+    heads = f"{h} heads, d_k = d_v = {d // h}"
+    # Post-norm (the paper) normalises after the residual sum; pre-norm before each sub-layer.
+    norm_first = "LayerNorm → " if config.pre_norm else ""
+    residual = ("Add (residual)", "norm") if config.pre_norm else ("Add & LayerNorm", "norm")
+    attention = [(f"{norm_first}Multi-head self-attention<br>{heads}", "attention")]
+    if decoder:
+        attention = [
+            (f"{norm_first}Masked multi-head self-attention<br>{heads}", "attention"),
+            residual,
+            (f"{norm_first}Encoder–decoder attention<br>{heads}", "attention"),
+        ]
+    return [*attention, residual, (f"{norm_first}Feed-forward, ReLU<br>{d} → {d_ff} → {d}", "feed_forward"), residual]
+
+
+def _column(config, x: float, decoder: bool) -> tuple[list[Box], tuple[float, float]]:
+    """The boxes of one stack from its embedding up, and the (bottom, top) of its repeated layer."""
+    vocab = config.tgt_vocab_size if decoder else config.src_vocab_size
+    side = "Output embedding (shifted right)" if decoder else "Input embedding"
+    below = [
+        (f"{side}<br>{vocab} × {config.d_model}, × √d_model", "embedding"),
+        (f"+ positional encoding<br>sinusoidal, up to {config.max_len} positions", "positional"),
+    ]
+    boxes, y = [], 0.0
+    for text, kind in below:
+        boxes.append(Box(x, y, text, kind))
+        y += BOX_HEIGHT + GAP
+    layer_bottom = y
+    for text, kind in _sublayers(config, decoder):
+        y += GAP
+        boxes.append(Box(x, y, text, kind))
+        y += BOX_HEIGHT
+    layer_top = y + GAP
+    y = layer_top + GAP
+    if config.pre_norm:  # pre-norm stacks end un-normalised: one LayerNorm after the last layer
+        boxes.append(Box(x, y, "Final LayerNorm", "norm"))
+        y += BOX_HEIGHT + GAP
+    if decoder:
+        boxes.append(Box(x, y, f"Linear {config.d_model} → {vocab}", "linear"))
+        boxes.append(Box(x, y + BOX_HEIGHT + GAP, "Softmax: next-token probabilities", "softmax"))
+    return boxes, (layer_bottom, layer_top)
+
+
+def architecture_diagram(config) -> go.Figure:
+    """Figure 1 of the paper for this config: the encoder (left) and decoder (right) stacks with
+    their sub-layers and sizes, each repeated layer framed with its count, and the encoder output
+    feeding every decoder layer's encoder-decoder attention."""
+    encoder, (encoder_bottom, encoder_top) = _column(config, ENCODER_X, decoder=False)
+    decoder, (decoder_bottom, decoder_top) = _column(config, DECODER_X, decoder=True)
+    boxes = encoder + decoder
+    top = max(box.y for box in boxes) + BOX_HEIGHT
+    figure = go.Figure()
+    for x in (ENCODER_X, DECODER_X):  # the data path, drawn under the boxes
+        figure.add_shape(
+            type="line",
+            x0=x,
+            x1=x,
+            y0=0,
+            y1=top if x == DECODER_X else encoder_top,
+            line=dict(color="#555"),
+            layer="below",
+        )
+    for box in boxes:
+        figure.add_shape(
+            type="rect",
+            x0=box.x - BOX_WIDTH / 2,
+            x1=box.x + BOX_WIDTH / 2,
+            y0=box.y,
+            y1=box.y + BOX_HEIGHT,
+            fillcolor=COLORS[box.kind],
+            line=dict(color="#444", width=1),
+        )
+        figure.add_annotation(x=box.x, y=box.y + BOX_HEIGHT / 2, text=box.text, showarrow=False, font=dict(size=12))
+    frames = (
+        (ENCODER_X, encoder_bottom, encoder_top, config.n_encoder_layers, "Encoder", -1),
+        (DECODER_X, decoder_bottom, decoder_top, config.n_decoder_layers, "Decoder", 1),
+    )
+    for x, bottom, frame_top, count, name, side in frames:
+        figure.add_shape(
+            type="rect",
+            x0=x - BOX_WIDTH / 2 - 0.2,
+            x1=x + BOX_WIDTH / 2 + 0.2,
+            y0=bottom,
+            y1=frame_top,
+            fillcolor="#f5f5f5",
+            line=dict(color="#888", width=2),
+            layer="below",
+        )
+        figure.add_annotation(
+            x=x + side * (BOX_WIDTH / 2 + 0.35),
+            y=(bottom + frame_top) / 2,
+            text=f"<b>{name}<br>× {count}</b>",
+            showarrow=False,
+            xanchor="right" if side < 0 else "left",
+            font=dict(size=14),
+        )
+    # The encoder's output is the keys and values of every encoder-decoder attention: up out of
+    # the encoder, across the gap between the stacks, into the cross-attention box.
+    cross = next(box for box in decoder if "Encoder–decoder" in box.text)
+    gap_x, rise, cross_y = (ENCODER_X + DECODER_X) / 2, encoder_top + 0.5, cross.y + BOX_HEIGHT / 2
+    figure.add_shape(
+        type="path",
+        path=f"M {ENCODER_X},{encoder_top} V {rise} H {gap_x} V {cross_y}",  # the arrow below draws the last stretch
+        line=dict(color="#555", width=2),
+    )
+    figure.add_annotation(
+        x=DECODER_X - BOX_WIDTH / 2,
+        y=cross_y,
+        ax=gap_x,
+        ay=cross_y,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        text="",
+        showarrow=True,
+        arrowhead=2,
+        arrowwidth=2,
+        arrowcolor="#555",
+    )
+    notes = [f"d_model {config.d_model}, dropout {config.dropout:g} on every sub-layer output and embedding sum"]
+    if config.tie_embeddings:
+        notes.append(
+            f"tied: source, target and output embeddings share one {config.tgt_vocab_size} × {config.d_model} matrix (§3.4)"
+        )
+    figure.add_annotation(
+        x=(ENCODER_X + DECODER_X) / 2,
+        y=-0.25,
+        text="<br>".join(notes),
+        showarrow=False,
+        yanchor="top",
+        font=dict(size=12),
+    )
+    figure.update_layout(
+        height=int(70 * (top + 2)),
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(visible=False, range=[-0.6, 11.6], fixedrange=True),
+        yaxis=dict(visible=False, range=[-1.4, top + 0.3], fixedrange=True),
+        plot_bgcolor="white",
+        dragmode=False,
+    )
+    return figure
+
+
+def parameter_bars(counts: dict[str, int]) -> go.Figure:
+    """Parameters per component (transformer.analysis.parameter_counts), in the model's order,
+    with each one's share of the total."""
+    total = sum(counts.values())
+    names = list(counts)
+    values = [counts[name] for name in names]
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color="#4c78a8",
+            text=[f"{value:,} ({value / total:.1%})" for value in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"{total:,} parameters",
+        height=120 + 32 * len(names),
+        margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(title="parameters"),
+        yaxis=dict(autorange="reversed"),
+    )
+    return figure
+
+
+CURVE_COLUMNS = ("step", "train_loss", "lr")  # what training_curves needs; dev_loss and dev_bleu are optional
+
+
+def training_curves(log: pd.DataFrame) -> go.Figure:
+    """Three panels over the training steps: training (and dev) loss, the learning rate with the
+    end of its warm-up marked (§5.3: linear growth, then decay with 1/√step), and dev BLEU. Dev
+    values exist only at evaluations; rows without them are skipped."""
+    missing = [column for column in CURVE_COLUMNS if column not in log.columns]
+    if missing:
+        raise ValueError(f"the training log has no {', '.join(missing)} column")
+    figure = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("Loss", "Learning rate", "Dev BLEU")
+    )
+    lines = [
+        (1, "train_loss", "training loss (label-smoothed)"),
+        (1, "dev_loss", "dev loss"),
+        (2, "lr", "learning rate"),
+        (3, "dev_bleu", "dev BLEU"),
+    ]
+    for row, column, name in lines:
+        if column not in log.columns:
+            continue
+        points = log[["step", column]].dropna()
+        figure.add_trace(
+            go.Scatter(
+                x=points["step"],
+                y=points[column],
+                mode="lines" if column in ("train_loss", "lr") else "lines+markers",
+                name=name,
+                hovertemplate=f"step %{{x}}<br>{name}: %{{y:.4g}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+    if log["lr"].notna().any():
+        peak = log.loc[log["lr"].idxmax()]
+        figure.add_vline(x=float(peak["step"]), line=dict(color="#888", dash="dot"), row=2, col=1)
+        figure.add_annotation(
+            x=float(peak["step"]),
+            y=float(peak["lr"]),
+            text=f"warm-up ends near step {int(peak['step'])}",
+            showarrow=True,
+            ax=60,
+            ay=10,
+            row=2,
+            col=1,
+        )
+    figure.update_xaxes(title_text="step", row=3, col=1)
+    figure.update_layout(
+        height=720, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.04)
+    )
+    return figure

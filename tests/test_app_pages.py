@@ -1,0 +1,254 @@
+"""The teaching pages (positional encoding, masks, decoding, model card) and presentation mode
+through streamlit.testing (no browser): app.py with its sidebar, on the toy-reverse checkpoint
+alone (the `checkpoints` fixture of test_app.py)."""
+
+import base64
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from test_app import TIMEOUT, TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (checkpoints: a fixture)
+
+import app_support
+from conftest import ROOT
+from transformer import load_checkpoint
+from transformer.training import collate
+
+pytestmark = pytest.mark.usefixtures("checkpoints")
+
+POSITIONAL, MASKS, DECODING, MODEL = (
+    f"app_pages/{name}.py" for name in ("positional_encoding", "masks", "decoding", "model")
+)
+CHARTS = {
+    POSITIONAL: {"pe_curves", "pe_table", "pe_similarity", "pe_distance", "pe_sentence"},
+    MASKS: {"source_ids", "target_ids", "mask_padding", "mask_look_ahead", "mask_decoder"}
+    | {"step_scores", "step_scaled", "step_masked", "step_weights"},
+    DECODING: {"next_tokens", "step_attention"},
+    MODEL: {"architecture", "parameters", "training_curves"},
+}
+
+
+def open_page(page: str, query_params: dict | None = None, **state) -> AppTest:
+    """app.py, sidebar included, switched to page after its first run (on the default page, as a
+    link to the page does); state seeds st.session_state."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    app.query_params.update(query_params or {})
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def spec_array(value) -> np.ndarray:
+    """A data array of a chart's JSON: Plotly writes numpy arrays as base64 ("bdata")."""
+    if isinstance(value, dict):
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return array.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else array
+    return np.asarray(value, dtype=float)
+
+
+@pytest.mark.parametrize("page", CHARTS)
+def test_every_page_draws_its_figures_with_the_defaults(page):
+    app = open_page(page)
+    assert CHARTS[page] <= chart_keys(app)
+    assert not app.error and not app.warning
+    assert app.query_params["ckpt"] == "toy-reverse" and "present" not in app.query_params
+
+
+def test_positional_encoding_uses_the_checkpoints_sizes():
+    app = open_page(POSITIONAL)
+    assert "PE_{(pos,\\,2i)}" in app.latex[0].value
+    assert "d_model = 128, positions 0 … 63" in app.caption[0].value
+    assert app.multiselect(key="pe_dims").value == [0, 1, 8, 9, 32, 33]  # i = 0, d/32, d/8
+    assert len(chart_spec(app, "pe_curves")["data"]) == 6
+    assert spec_array(chart_spec(app, "pe_table")["data"][0]["z"]).shape == (64, 128)
+    sentence = chart_spec(app, "pe_sentence")
+    assert sentence["layout"]["yaxis"]["ticktext"] == ["a", "b", "c", "d", "e", "f", "g", "h", "&lt;/s&gt;"]
+    app.multiselect(key="pe_dims").set_value([]).run()
+    assert any("Pick at least one dimension" in message for message in texts(app.info))
+    assert "pe_curves" not in chart_keys(app) and "pe_table" in chart_keys(app)
+
+
+def test_masks_pad_the_batch_and_show_the_shortest_sentence_first():
+    app = open_page(MASKS, batch="a b c d e f\nx y\n\n1 2 3")
+    ids = spec_array(chart_spec(app, "source_ids")["data"][0]["z"]).reshape(3, -1)
+    np.testing.assert_array_equal(ids, [[1] * 7, [1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0]])  # 1: a token, 0: <pad>
+    assert app.selectbox(key="sentence").value == 1  # "x y": the most padding
+    padding = chart_spec(app, "mask_padding")
+    assert padding["layout"]["xaxis"]["ticktext"][-1] == "&lt;pad&gt;"
+    assert app.query_params["batch"] == "a b c d e f\nx y\n\n1 2 3"
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
+def test_masks_step_by_step_ends_in_the_models_own_attention(kind):
+    batch, targets = "a b c d e f\nx y", "f e d c b a\ny"
+    app = open_page(MASKS, batch=batch, targets=targets)
+    app.get("segmented_control")[0].set_value(kind).run()
+    app.selectbox(key="steps_layer").select(1).run()
+    app.selectbox(key="steps_head").select(2).run()
+    assert not app.exception
+    weights = spec_array(chart_spec(app, "step_weights")["data"][0]["z"])
+
+    translator = load_checkpoint(TOY)
+    bos = translator.config.bos_id
+    pairs = [
+        (translator.encode_source(source)[0], [bos, *translator.tokenizer.encode(target)])
+        for source, target in zip(batch.splitlines(), targets.splitlines())
+    ]
+    src, tgt = collate(pairs, [0, 1], translator.config.pad_id, "cpu")
+    with torch.no_grad():
+        _, attention = translator.model.forward_with_attention(src, tgt)
+    expected = attention[kind][1, 1, 2].numpy()  # sentence 2 (padded), layer 2, head 3
+    np.testing.assert_allclose(weights.reshape(expected.shape), expected, atol=1e-5)
+
+
+def test_masks_page_bounds_the_batch():
+    app = open_page(MASKS, batch="\n".join("a b c" for _ in range(8)))
+    assert any("Only the first 6 sentences" in message for message in texts(app.warning))
+    assert spec_array(chart_spec(app, "source_ids")["data"][0]["z"]).size == 6 * 4
+    app.text_area(key="batch").input("  \n ").run()
+    assert not app.exception
+    assert any("at least one sentence" in message for message in texts(app.info))
+
+
+def test_decoding_steps_through_the_translation():
+    app = open_page(DECODING)
+    assert texts(app.code)[0] == "h g f e d c b a"
+    slider = app.slider(key="step")
+    assert (slider.min, slider.max, slider.value) == (1, 9, 1)
+    slider.set_value(3).run()
+    assert texts(app.code)[1] == "<s> h g"  # the decoder's input at step 3
+    assert chart_spec(app, "next_tokens")["layout"]["title"]["text"].startswith("Next token: f")
+    attention = spec_array(chart_spec(app, "step_attention")["data"][0]["z"]).reshape(8, 9)  # 2 layers x 4 heads
+    assert attention.argmax(axis=1).tolist().count(5) >= 4  # step 3 reads "f", source position 5
+    assert app.query_params["step"] == "3"
+    assert any("pick a beam size above 1" in message for message in texts(app.caption))
+
+
+def chosen_path(spec: dict) -> list[str]:
+    """The node names the beam tree's red path goes through, root excluded."""
+    names = {}
+    for trace in spec["data"]:
+        if trace.get("mode") == "markers+text":
+            names.update(zip(zip(spec_array(trace["x"]), spec_array(trace["y"])), trace["text"]))
+    path = spec["data"][-1]
+    return [names[x, y] for x, y in zip(spec_array(path["x"])[1:], spec_array(path["y"])[1:])]
+
+
+def test_decoding_with_a_beam_draws_the_tree_whose_chosen_path_is_the_output():
+    app = open_page(DECODING, {"text": "a b c d e"})
+    app.sidebar.select_slider(key="beam_size").set_value(3).run()
+    assert not app.exception
+    assert texts(app.code)[0] == "e d c b a"
+    assert chosen_path(chart_spec(app, "beam_tree")) == ["e", "d", "c", "b", "a", "&lt;/s&gt;"]
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_a_forced_prefix_starts_the_output_verbatim(beam_size):
+    app = open_page(DECODING, {"text": "a b c d e f", "prefix": "z y"}, beam_size=beam_size)
+    translation = texts(app.code)[0]
+    assert translation.startswith("z y ") and translation != "z y"
+    assert any("forced by the prefix" in message for message in texts(app.caption))
+    assert "forced" in chart_spec(app, "next_tokens")["layout"]["title"]["text"]
+    app.slider(key="step").set_value(3).run()
+    assert "forced" not in chart_spec(app, "next_tokens")["layout"]["title"]["text"]  # the model's own choice
+    assert app.query_params["prefix"] == "z y"
+    if beam_size > 1:
+        assert chosen_path(chart_spec(app, "beam_tree")) == translation.split()[2:] + ["&lt;/s&gt;"]
+
+
+def test_a_prefix_that_cannot_be_forced_is_explained():
+    app = open_page(DECODING, {"text": "a b", "prefix": "a b c d e f g h"})
+    assert any("does not fit in the output limit" in message for message in texts(app.warning))
+    app.text_input(key="prefix").input("x </s>").run()
+    assert not app.exception
+    assert "Cannot force this prefix" in app.error[0].value
+
+
+def test_decoding_url_restores_the_step_and_rejects_a_bad_one():
+    app = open_page(DECODING, {"text": "a b c", "step": "2"})
+    assert app.slider(key="step").value == 2
+    app = open_page(DECODING, {"text": "a b c", "step": "9"})
+    assert any("step is not between 1 and 4" in message for message in texts(app.warning))
+    assert app.slider(key="step").value == 1
+
+
+def test_model_card_shows_config_counts_curves_scores_and_credits():
+    app = open_page(MODEL)
+    settings, scores = (element.value for element in app.dataframe)
+    assert settings.set_index("setting").loc["d_model", "value"] == "128"
+    assert settings.set_index("setting").loc["training steps", "value"] == "3,000"
+    assert scores["set"].tolist() == ["dev", "fresh"] and scores["BLEU"].tolist() == [99.98, 99.95]
+    assert "lrate" in app.latex[0].value
+    curves = chart_spec(app, "training_curves")
+    assert {trace["name"] for trace in curves["data"]} >= {"learning rate", "dev BLEU"}
+    assert any("Data" in markdown and "reverse_task_pairs" in markdown for markdown in texts(app.markdown))
+    total = sum(p.numel() for p in load_checkpoint(TOY).model.parameters())
+    assert chart_spec(app, "parameters")["layout"]["title"]["text"] == f"{total:,} parameters"
+
+
+def test_model_card_without_the_optional_files():
+    bare = app_support.checkpoints_dir() / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        shutil.copy(TOY / name, bare / name)
+    app = open_page(MODEL, {"ckpt": "bare"})
+    assert any("no training_log.csv" in message for message in texts(app.info))
+    assert any("no metrics.json" in message for message in texts(app.info))
+    assert {"architecture", "parameters"} <= chart_keys(app) and "training_curves" not in chart_keys(app)
+    (bare / app_support.TRAINING_LOG).write_text("step,train_loss\n1,2.0\n")
+    app = open_page(MODEL, {"ckpt": "bare"})
+    assert "cannot be drawn: the training log has no lr column" in app.error[0].value
+
+
+def test_presentation_mode_enlarges_figures_hides_controls_and_stays_in_the_url():
+    plain = open_page(MASKS)
+    app = open_page(MASKS, {"present": "1"})
+    assert app.sidebar.toggle(key="present").value is True
+    assert any("font-size" in element.proto.body for element in app.get("html"))
+    for key in ("mask_padding", "step_weights"):
+        height = chart_spec(plain, key)["layout"]["height"]
+        assert chart_spec(app, key)["layout"]["height"] == round(height * app_support.PRESENT_FIGURE_SCALE)
+    assert app.query_params["present"] == "1"
+    app.switch_page(DECODING).run()
+    assert app.query_params["present"] == "1" and not app.exception
+    app.sidebar.toggle(key="present").set_value(False).run()
+    assert "present" not in app.query_params and not app.get("html")
+
+
+def test_presentation_mode_works_on_the_translate_page_and_rejects_a_bad_link():
+    app = run_app({"present": "1"})
+    assert app.sidebar.toggle(key="present").value is True and app.query_params["present"] == "1"
+    assert chart_spec(app, "attention_map")["layout"]["font"]["size"] == app_support.PRESENT_FONT_SIZE
+    app = run_app({"present": "yes"})
+    assert any("present value is not 0 or 1" in message for message in texts(app.warning))
+    assert app.sidebar.toggle(key="present").value is False
+
+
+def test_the_sentence_is_shared_between_pages():
+    app = open_page(MODEL)
+    app.switch_page("app_pages/translate.py").run()
+    app.text_area(key="text").input("q w e").run()
+    app.switch_page(MODEL).run()  # a page without the sentence
+    app.switch_page(DECODING).run()
+    assert app.text_input(key="text").value == "q w e"
+    assert texts(app.code)[0] == "e w q"
+    app.switch_page(POSITIONAL).run()
+    assert app.text_input(key="text").value == "q w e"
+
+
+@pytest.mark.parametrize("page", CHARTS)
+def test_every_page_follows_another_models_sizes(page, tiny_checkpoint):
+    """A random 32-wide model with 40 positions and none of the optional files, as "en-de" (the
+    default): the pages take their sizes from the config, not from toy-reverse."""
+    shutil.copytree(tiny_checkpoint, app_support.checkpoints_dir() / "en-de")
+    app = open_page(page)
+    assert app.sidebar.selectbox(key="ckpt").value == "en-de"
+    assert CHARTS[page] - {"training_curves"} <= chart_keys(app)
+    assert not app.error
+    if page == POSITIONAL:
+        assert "d_model = 32, positions 0 … 39" in app.caption[0].value
