@@ -127,7 +127,7 @@ def cli_env():
 
 def test_resume_after_sigkill_gives_the_uninterrupted_weights(tmp_path):
     seed = int(torch.randint(0, 10_000, ()))
-    steps = 150
+    steps = 300  # long enough to be killed mid-run on a fast machine
     straight = write_recipe(tmp_path / "straight", steps=steps, seed=seed)
     train(Recipe.load(straight), tmp_path, progress=False)
 
