@@ -119,6 +119,8 @@ def head_importance(
 ) -> dict[str, torch.Tensor]:
     """Michel et al. (2019): I_h = E_x |dL(x)/d xi_h|, the expected absolute gradient of the
     loss with respect to a gate xi_h = 1 on each head's output, over (source, reference) pairs.
+    Gradients are taken one sentence at a time (the absolute value is per sentence, so they
+    cannot be summed over a batch first); `progress` is called every batch_size sentences.
     Returns kind -> (L, H), normalised per layer kind by its L2 norm as in the paper."""
     model, c = translator.model, translator.config
     examples = encode_pairs(translator.tokenizer, pairs, c.max_len)

@@ -79,15 +79,11 @@ class Translator:
         max_len caps the output length in tokens (default: 1.5 x source + 10). `prefix` forces
         the start of every translation; `trace` (a list) receives the first sentence's beam tree."""
         sources = [self.encode_source(text) if text.strip() else None for text in texts]
-        outputs = self._decode([s[0] for s in sources if s], beam_size, max_len, head_gates, prefix, trace)
-        results = []
-        for source in sources:
-            if source is None:
-                results.append(self._empty())
-            else:
-                ids, truncated = source
-                results.append(self.explain(ids, outputs.pop(0), head_gates, truncated))
-        return results
+        outputs = iter(self._decode([s[0] for s in sources if s], beam_size, max_len, head_gates, prefix, trace))
+        return [
+            self._empty() if source is None else self.explain(source[0], next(outputs), head_gates, source[1])
+            for source in sources
+        ]
 
     def translate_text(self, texts: list[str], beam_size: int | None = None) -> list[str]:
         """Translations only, without attention maps or probabilities: for scoring many sentences."""
