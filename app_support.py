@@ -223,6 +223,20 @@ def parse_number(value: str, count: int) -> int | None:
     return int(value) - 1 if value.isdecimal() and 1 <= int(value) <= count else None
 
 
+def restore_param(param: str, key: str | None, parse: Callable[[str], object | None], rejected: str) -> None:
+    """Seed st.session_state[key] from the link's param, read by parse (key None: parse returns a
+    dict of session-state entries); a value parse rejects (None) leaves the widgets' defaults and
+    queues the notice rejected."""
+    value = url_param(param)
+    if value is None:
+        return
+    parsed = parse(value)
+    if parsed is None:
+        notice(rejected)
+    else:
+        st.session_state.update({key: parsed} if key is not None else parsed)
+
+
 def keep_valid(key: str, options: list, default) -> None:
     # A value from another checkpoint (more layers, say) would not be among this one's options.
     if st.session_state.get(key) not in options:

@@ -264,6 +264,32 @@ def select_moved_head() -> None:
         st.session_state["moved_head"] = target
 
 
+def ablation_options(config) -> dict[str, list[tuple[int, int]]]:
+    """Per kind, the (layer, head) pairs that can be switched off, 0-based."""
+    layers = {"encoder": config.n_encoder_layers, "decoder": config.n_decoder_layers, "cross": config.n_decoder_layers}
+    return {kind: [(layer, head) for layer in range(layers[kind]) for head in range(config.n_heads)] for kind in KINDS}
+
+
+def ablation_param() -> str | None:
+    """The heads switched off as the URL spells them: kind-layer-head, numbers from 1, comma-separated."""
+    heads = [
+        f"{kind}-{layer + 1}-{head + 1}" for kind in KINDS for layer, head in st.session_state.get(f"ablate_{kind}", [])
+    ]
+    return ",".join(heads) or None
+
+
+def parse_ablation(value: str, options: dict[str, list[tuple[int, int]]]) -> dict | None:
+    """ablation_param's text back as the ablation widgets' state, or None if any item is not a head."""
+    state = {f"ablate_{kind}": [] for kind in KINDS}
+    for item in value.split(","):
+        kind, _, numbers = item.partition("-")
+        layer, _, head = numbers.partition("-")
+        if not (layer.isdecimal() and head.isdecimal()) or (int(layer) - 1, int(head) - 1) not in options.get(kind, []):
+            return None
+        state[f"ablate_{kind}"].append((int(layer) - 1, int(head) - 1))
+    return state
+
+
 def ablation_tab(checkpoint: app_support.Checkpoint, original: Translation | None) -> None:
     st.markdown(
         "Switch heads off (their output is zeroed before the output projection) and the sentence is "
@@ -272,11 +298,10 @@ def ablation_tab(checkpoint: app_support.Checkpoint, original: Translation | Non
     )
     if needs_sentence(original):
         return
-    config = checkpoint.translator.config
-    layers = {"encoder": config.n_encoder_layers, "decoder": config.n_decoder_layers, "cross": config.n_decoder_layers}
+    options_by_kind = ablation_options(checkpoint.translator.config)
     disabled = []
     for kind, column in zip(KINDS, st.columns(len(KINDS))):
-        options = [(layer, head) for layer in range(layers[kind]) for head in range(config.n_heads)]
+        options = options_by_kind[kind]
         key = f"ablate_{kind}"
         # Another checkpoint may have fewer layers or heads: drop what it does not have.
         st.session_state[key] = [h for h in st.session_state.get(key, []) if h in options]
@@ -531,6 +556,12 @@ def main() -> None:
     if checkpoint is None:
         return
     restore_tab_from_url()
+    app_support.restore_param(
+        "off",
+        None,
+        lambda value: parse_ablation(value, ablation_options(checkpoint.translator.config)),
+        "The link's heads to switch off (off=kind-layer-head,...) are not all heads of this model; none is off.",
+    )
     text = app_support.sentence_input(checkpoint)
     translation = None
     if text.strip():
@@ -547,7 +578,7 @@ def main() -> None:
             opened = name
             with tab:
                 section(checkpoint, translation)
-    app_support.set_url(text=text, tab=opened)
+    app_support.set_url(text=text, tab=opened, off=ablation_param())
 
 
 main()

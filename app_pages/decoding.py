@@ -21,13 +21,14 @@ def restore_prefix_from_url() -> None:
 
 def choose_step(n_steps: int) -> int:
     """The step shown, 0-based: a slider over the steps (from the URL once)."""
-    step = app_support.url_param("step")
-    if step is not None:
+
+    def slider_value(step: str) -> int | None:  # the slider counts from 1
         index = app_support.parse_number(step, n_steps)
-        if index is None:
-            app_support.notice(f"The link's step is not between 1 and {n_steps}; showing step 1.")
-        else:
-            st.session_state["step"] = index + 1
+        return None if index is None else index + 1
+
+    app_support.restore_param(
+        "step", "step", slider_value, f"The link's step is not between 1 and {n_steps}; showing step 1."
+    )
     app_support.keep_valid("step", list(range(1, n_steps + 1)), 1)
     if n_steps == 1:  # a slider needs two values
         return 0

@@ -1,7 +1,7 @@
 """Masks (§3.2.3): a small batch of sentences padded to one length, the padding and look-ahead
 masks that keep attention off the padding and off the future, and one head's attention computed
-step by step (Eq. 1), so that each mask's effect is visible. The batch and the typed decoder
-inputs live in the URL."""
+step by step (Eq. 1), so that each mask's effect is visible. The batch, the typed decoder
+inputs, the sentence and the kind, layer and head shown live in the URL."""
 
 import streamlit as st
 
@@ -38,7 +38,17 @@ def restore_from_url() -> None:
 
 
 def mirror_url() -> None:
-    app_support.set_url(batch=st.session_state["batch"], targets=st.session_state.get("targets") or None)
+    """Numbers in the URL count from 1, as on screen."""
+    state = st.session_state
+    number = lambda key: state[key] + 1 if key in state else None  # noqa: E731
+    app_support.set_url(
+        batch=state["batch"],
+        targets=state.get("targets") or None,
+        sentence=number("sentence"),
+        kind=state.get("steps_kind"),
+        layer=number("steps_layer"),
+        head=number("steps_head"),
+    )
 
 
 def read_batch(checkpoint: app_support.Checkpoint) -> list[str]:
@@ -114,10 +124,28 @@ def attention_by_steps(checkpoint: app_support.Checkpoint, src, tgt, source_toke
     st.header("One head, step by step")
     config = checkpoint.translator.config
     st.latex(EQUATION)
+    app_support.restore_param(
+        "kind",
+        "steps_kind",
+        lambda kind: kind if kind in KINDS else None,
+        f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
+    )
     app_support.keep_valid("steps_kind", list(KINDS), DEFAULT_KIND)
     kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="steps_kind", required=True)
     n_layers = config.n_encoder_layers if kind == "encoder" else config.n_decoder_layers
     layer_column, head_column, _ = st.columns([1, 1, 2])
+    app_support.restore_param(
+        "layer",
+        "steps_layer",
+        lambda layer: app_support.parse_number(layer, n_layers),
+        f"The link's layer is not between 1 and {n_layers}; showing layer 1.",
+    )
+    app_support.restore_param(
+        "head",
+        "steps_head",
+        lambda head: app_support.parse_number(head, config.n_heads),
+        f"The link's head is not between 1 and {config.n_heads}; showing head 1.",
+    )
     app_support.keep_valid("steps_layer", list(range(n_layers)), 0)
     layer = layer_column.selectbox("Layer", range(n_layers), key="steps_layer", format_func=lambda i: f"Layer {i + 1}")
     app_support.keep_valid("steps_head", list(range(config.n_heads)), 0)
@@ -177,6 +205,12 @@ def main() -> None:
         )
     # The shortest source has the most padding: the default shows the masks at work.
     shortest = min(range(len(pairs)), key=lambda i: len(pairs[i][0]))
+    app_support.restore_param(
+        "sentence",
+        "sentence",
+        lambda number: app_support.parse_number(number, len(pairs)),
+        f"The link's sentence is not between 1 and {len(pairs)}; showing the shortest.",
+    )
     app_support.keep_valid("sentence", list(range(len(pairs))), shortest)
     sentence = st.selectbox(
         "Sentence", range(len(pairs)), key="sentence", format_func=lambda i: f"{i + 1}: {sentences[i]}"

@@ -6,6 +6,7 @@ import streamlit as st
 
 import app_support
 from figures import (
+    HEAD_VIEW_FONT_SIZE,
     KIND_TITLES,
     KINDS,
     attention_grid,
@@ -14,7 +15,8 @@ from figures import (
     grid_target_index,
     head_label,
     head_map,
-    head_view,
+    head_view_height,
+    head_view_html,
     query_key_tokens,
     token_probabilities,
 )
@@ -22,7 +24,6 @@ from transformer import Translation
 
 AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
 DEFAULT_KIND, DEFAULT_LAYER, DEFAULT_HEAD = "cross", 0, AVERAGE  # the cross-attention shows the alignment
-TOKEN_SIDES = ("query", "key")  # head view traces 0 and 1
 
 
 def head_param(head: int | str) -> str:
@@ -39,32 +40,26 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
     """Seed the widgets from the link the session was opened with; bad values fall back to the
     defaults with a notice."""
     app_support.restore_text()
-    kind = app_support.url_param("kind")
-    if kind is not None:
-        if kind in KINDS:
-            st.session_state["kind"] = kind
-        else:
-            app_support.notice(f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.")
-    layer = app_support.url_param("layer")
-    if layer is not None:
-        count = layer_count(checkpoint, st.session_state.get("kind", DEFAULT_KIND))
-        index = app_support.parse_number(layer, count)
-        if index is None:
-            app_support.notice(f"The link's layer is not between 1 and {count}; showing layer {DEFAULT_LAYER + 1}.")
-        else:
-            st.session_state["layer"] = index
-    head = app_support.url_param("head")
-    if head is not None:
-        count = checkpoint.translator.config.n_heads
-        index = AVERAGE if head == AVERAGE else app_support.parse_number(head, count)
-        if index is None:
-            app_support.notice(f"The link's head is not between 1 and {count} (or {AVERAGE}); showing the average.")
-        else:
-            st.session_state["head"] = index
-
-
-def clear_focus() -> None:
-    st.session_state.pop("focus", None)
+    app_support.restore_param(
+        "kind",
+        "kind",
+        lambda kind: kind if kind in KINDS else None,
+        f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
+    )
+    layers = layer_count(checkpoint, st.session_state.get("kind", DEFAULT_KIND))
+    app_support.restore_param(
+        "layer",
+        "layer",
+        lambda layer: app_support.parse_number(layer, layers),
+        f"The link's layer is not between 1 and {layers}; showing layer {DEFAULT_LAYER + 1}.",
+    )
+    heads = checkpoint.translator.config.n_heads
+    app_support.restore_param(
+        "head",
+        "head",
+        lambda head: AVERAGE if head == AVERAGE else app_support.parse_number(head, heads),
+        f"The link's head is not between 1 and {heads} (or {AVERAGE}); showing the average.",
+    )
 
 
 def enlarge_clicked_map(n_layers: int, n_heads: int) -> None:
@@ -72,14 +67,6 @@ def enlarge_clicked_map(n_layers: int, n_heads: int) -> None:
     target = grid_target_index(points[0]["curve_number"], n_layers, n_heads) if points else None
     if target is not None:
         st.session_state["layer"], st.session_state["head"] = target
-
-
-def focus_clicked_token() -> None:
-    points = st.session_state["head_view"].selection.points
-    if points and points[0]["curve_number"] < len(TOKEN_SIDES):
-        st.session_state["focus"] = (TOKEN_SIDES[points[0]["curve_number"]], points[0]["point_index"])
-    else:
-        clear_focus()
 
 
 def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translation:
@@ -111,9 +98,7 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
     app_support.keep_valid("kind", list(KINDS), DEFAULT_KIND)
-    kind = st.segmented_control(
-        "Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True, on_change=clear_focus
-    )
+    kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True)
     layer_column, head_column, _ = st.columns([1, 1, 2])
     n_layers = layer_count(checkpoint, kind)
     app_support.keep_valid("layer", list(range(n_layers)), DEFAULT_LAYER)
@@ -157,18 +142,23 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
             format_func=lambda h: str(h + 1),
             key="head_view_heads",
         )
-        focus = st.session_state.get("focus")
-        sides = {"query": len(queries), "key": len(keys)}
-        if focus is not None and focus[1] >= sides[focus[0]]:
-            focus = None
         if heads:
-            app_support.plotly_chart(
-                head_view(weights[layer], queries, keys, sorted(heads), focus, title=f"Layer {layer + 1}"),
-                key="head_view",
+            font_size = app_support.PRESENT_FONT_SIZE if app_support.presenting() else HEAD_VIEW_FONT_SIZE
+            page = head_view_html(
+                weights[layer],
+                queries,
+                keys,
+                sorted(heads),
+                title=f"Layer {layer + 1}",
+                font_size=font_size,
                 filename=f"head-view-{name}",
-                on_select=focus_clicked_token,
             )
-            st.caption("Hover a token for its strongest links; click it to show only its lines, click again to undo.")
+            with st.container(key="head_view"):
+                st.iframe(page, height=head_view_height(len(queries), len(keys), font_size), alt="Head view")
+            st.caption(
+                "Hover a token to see only its lines; click it to pin them, click again to unpin; click a head in "
+                "the legend to hide its lines. Download PNG below the view."
+            )
         else:
             st.info("Pick at least one head for the head view.")
 
@@ -196,7 +186,6 @@ def main() -> None:
         key="text",
         max_chars=app_support.MAX_TEXT_CHARS,
         height=90,
-        on_change=clear_focus,
         help=f"Up to {checkpoint.translator.max_source_tokens} tokens are translated; Ctrl+Enter applies.",
     )
     if not text.strip():

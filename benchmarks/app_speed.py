@@ -23,7 +23,7 @@ from figures import (  # noqa: E402
     attention_grid,
     attention_heatmap,
     head_map,
-    head_view,
+    head_view_html,
     query_key_tokens,
     token_probabilities,
 )
@@ -67,14 +67,16 @@ def page_steps(translator, text: str) -> dict[str, float]:
     weights = translation.attention[KIND].numpy()
     queries, keys = query_key_tokens(KIND, translation.source_tokens, translation.target_tokens)
     n_heads = weights.shape[1]
-    figures = {
-        "token probabilities": lambda: token_probabilities(translation.output_tokens, translation.token_probs),
-        "attention map": lambda: attention_heatmap(head_map(weights, LAYER, HEAD), queries, keys, title="map"),
-        "head view": lambda: head_view(weights[LAYER], queries, keys, list(range(n_heads)), title="head view"),
-        "model view": lambda: attention_grid(weights, selected=(LAYER, HEAD)),
+    # What the browser receives: Plotly figures as JSON, the head view as its HTML page.
+    as_json = lambda build: lambda: plotly.io.to_json(build(), validate=False)  # noqa: E731
+    payloads = {
+        "token probabilities": as_json(lambda: token_probabilities(translation.output_tokens, translation.token_probs)),
+        "attention map": as_json(lambda: attention_heatmap(head_map(weights, LAYER, HEAD), queries, keys, title="map")),
+        "head view": lambda: head_view_html(weights[LAYER], queries, keys, list(range(n_heads)), title="head view"),
+        "model view": as_json(lambda: attention_grid(weights, selected=(LAYER, HEAD))),
     }
-    for name, build in figures.items():
-        timed(name, lambda build=build: plotly.io.to_json(build(), validate=False))
+    for name, build in payloads.items():
+        timed(name, build)
     return times
 
 

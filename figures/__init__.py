@@ -1,5 +1,6 @@
-"""Plotly figures for the app. Pure functions of arrays and token lists, no Streamlit: they are
-unit-tested without a browser and reused by every page."""
+"""Figures for the app: Plotly figures, and the head view as a self-contained HTML page. Pure
+functions of arrays and token lists, no Streamlit: they are unit-tested without a browser and
+reused by every page."""
 
 from .analysis import (
     alignment_heatmap,
@@ -21,10 +22,10 @@ from .attention import (
     grid_target_index,
     head_label,
     head_map,
-    head_view,
     query_key_tokens,
 )
 from .decoding import beam_tree, next_token_bars, step_attention
+from .head_view import HEAD_VIEW_FONT_SIZE, head_view_height, head_view_html
 from .masks import attention_step_figures, mask_heatmap, padded_ids
 from .model_card import architecture_diagram, parameter_bars, training_curves
 from .positional import (
@@ -37,6 +38,7 @@ from .positional import (
 from .tokens import token_probabilities
 
 __all__ = [
+    "HEAD_VIEW_FONT_SIZE",
     "KINDS",
     "KIND_TITLES",
     "alignment_heatmap",
@@ -55,7 +57,8 @@ __all__ = [
     "head_grid_target",
     "head_label",
     "head_map",
-    "head_view",
+    "head_view_height",
+    "head_view_html",
     "importance_ranking",
     "mask_heatmap",
     "next_token_bars",

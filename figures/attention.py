@@ -1,5 +1,6 @@
-"""Attention figures: one map, the grid of every layer x head (model view) and the BertViz-style
-head view; plus the long-format table behind the CSV export.
+"""Attention figures: one map and the grid of every layer x head (model view); plus the
+long-format table behind the CSV export. The BertViz-style head view is an HTML page of its own
+(head_view.py).
 
 Pure functions: arrays and token lists in, Plotly figures (or a DataFrame) out. Layers and heads
 are 0-based indices here and 1-based in every label a person reads; positions stay 0-based.
@@ -10,7 +11,6 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 KINDS = ("encoder", "decoder", "cross")
@@ -20,9 +20,6 @@ KIND_TITLES = {
     "cross": "Encoder–decoder attention",
 }
 COLORSCALE = "Blues"
-HEAD_COLORS = qualitative.D3
-HEAD_VIEW_MIN_WEIGHT = 0.02  # lighter lines are invisible anyway; skipping them keeps the figure small
-HEAD_VIEW_LEVELS = 10  # line opacities are rounded up to tenths: one trace per (head, level), not per line
 
 
 def query_key_tokens(kind: str, source_tokens: list[str], target_tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -177,120 +174,6 @@ def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | 
         coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight", thickness=12)),
         dragmode=False,
         hoverdistance=30,
-    )
-    return figure
-
-
-def _strongest(weights: np.ndarray, labels: list[str], n: int = 3) -> str:
-    top = np.argsort(-weights, kind="stable")[:n]
-    return ", ".join(f"{labels[i]} ({i}) {weights[i]:.2f}" for i in top)
-
-
-def head_view(
-    weights,
-    query_tokens: list[str],
-    key_tokens: list[str],
-    heads: list[int],
-    focus: tuple[str, int] | None = None,
-    title: str = "",
-) -> go.Figure:
-    """BertViz-style view of one layer: queries on the left, keys on the right, one line per
-    (query, key) for each head in heads, its opacity the weight. weights (heads, queries, keys)
-    holds every head of the layer (colours stay tied to head numbers). focus = ("query", i) or
-    ("key", j) keeps only that token's lines.
-
-    Traces 0 and 1 are the query and key tokens, so a click on a token maps back to it.
-    """
-    weights = np.asarray(weights, dtype=float)
-    n_queries, n_keys = len(query_tokens), len(key_tokens)
-    if weights.shape[1:] != (n_queries, n_keys):
-        raise ValueError(f"weights of shape {weights.shape} do not match {n_queries} x {n_keys} tokens")
-    query_labels, key_labels = [label(t) for t in query_tokens], [label(t) for t in key_tokens]
-
-    def tokens_trace(side: str, x: float, labels: list[str], hover: list[str]) -> go.Scatter:
-        focused = focus is not None and focus[0] == side
-        return go.Scatter(
-            x=[x] * len(labels),
-            y=[-i for i in range(len(labels))],
-            mode="markers+text",
-            text=labels,
-            textposition="middle left" if x == 0 else "middle right",
-            marker=dict(
-                size=[14 if focused and i == focus[1] else 9 for i in range(len(labels))],
-                color=["#d62728" if focused and i == focus[1] else "#7f7f7f" for i in range(len(labels))],
-            ),
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
-            showlegend=False,
-        )
-
-    query_hover = [
-        f"query {label(query_tokens[i])} ({i}) attends to<br>"
-        + "<br>".join(f"{head_label(h)}: {_strongest(weights[h, i], key_labels)}" for h in heads)
-        for i in range(n_queries)
-    ]
-    key_hover = [
-        f"key {label(key_tokens[j])} ({j}) is attended by<br>"
-        + "<br>".join(f"{head_label(h)}: {_strongest(weights[h, :, j], query_labels)}" for h in heads)
-        for j in range(n_keys)
-    ]
-    figure = go.Figure(
-        [tokens_trace("query", 0, query_labels, query_hover), tokens_trace("key", 1, key_labels, key_hover)]
-    )
-
-    shown = np.ones((n_queries, n_keys), dtype=bool)
-    if focus is not None:
-        side, index = focus
-        shown[:] = False
-        shown[(index, slice(None)) if side == "query" else (slice(None), index)] = True
-    for h in heads:
-        color = HEAD_COLORS[h % len(HEAD_COLORS)]
-        # An empty trace at full opacity is the legend entry; clicking it toggles the head's lines.
-        figure.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="lines",
-                line=dict(color=color, width=3),
-                name=head_label(h),
-                legendgroup=str(h),
-            )
-        )
-        levels = np.ceil(weights[h] * HEAD_VIEW_LEVELS).astype(int)
-        visible = shown & (weights[h] >= HEAD_VIEW_MIN_WEIGHT)
-        for level in range(1, HEAD_VIEW_LEVELS + 1):
-            queries, keys = np.nonzero(visible & (levels == level))
-            if not len(queries):
-                continue
-            # One trace draws many segments, (0, -query) to (1, -key), each ended by a NaN gap.
-            xs = np.tile([0.0, 1.0, np.nan], len(queries))
-            ys = np.column_stack([-queries, -keys, np.full(len(queries), np.nan)]).ravel()
-            figure.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line=dict(color=color, width=2),
-                    opacity=level / HEAD_VIEW_LEVELS,
-                    hoverinfo="skip",
-                    legendgroup=str(h),
-                    showlegend=False,
-                )
-            )
-
-    rows = max(n_queries, n_keys)
-    figure.update_layout(
-        title=title,
-        height=110 + 24 * rows,
-        margin=dict(l=10, r=10, t=80 if title else 40, b=10),
-        xaxis=dict(visible=False, range=[-1.0, 2.0], fixedrange=True),
-        yaxis=dict(visible=False, range=[-rows + 0.4, 0.6], fixedrange=True),
-        legend=dict(orientation="h", yanchor="top", y=0, x=0),
-        annotations=[
-            dict(x=x, y=0.6, text=text, showarrow=False, yanchor="bottom", font=dict(size=12))
-            for x, text in ((0, "query"), (1, "key"))
-        ],
-        dragmode=False,
     )
     return figure
 

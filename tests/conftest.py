@@ -1,8 +1,10 @@
 """Shared fixtures. Every test gets fresh random inputs; the seed is printed so a failure can
 be replayed with TEST_SEED=<seed>."""
 
+import json
 import os
 import random
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,39 @@ def tiny_checkpoint(tmp_path, word_tokenizer) -> Path:
     info = {"source_language": "x", "target_language": "y", "decoding": {"beam_size": 1}}
     save_checkpoint(folder, model, word_tokenizer, info, dtype=torch.float32)
     return folder
+
+
+class _Scripts(HTMLParser):
+    """Every <script> of a page as (attributes, text), split where a browser would split them."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts: list[tuple[dict, str]] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts.append((dict(attrs), ""))
+            self.inside = True
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside:
+            attributes, text = self.scripts[-1]
+            self.scripts[-1] = (attributes, text + data)
+
+
+def page_scripts(page: str) -> list[tuple[dict, str]]:
+    parser = _Scripts()
+    parser.feed(page)
+    parser.close()
+    return parser.scripts
+
+
+def head_view_data(page: str) -> dict:
+    """The data a head view page (figures/head_view.py) carries in its JSON block."""
+    [text] = [text for attributes, text in page_scripts(page) if attributes.get("id") == "head-view-data"]
+    return json.loads(text)

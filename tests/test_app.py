@@ -10,12 +10,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_support
-from conftest import ROOT
+from conftest import ROOT, head_view_data
+from figures import HEAD_VIEW_FONT_SIZE
 from transformer import Translator
 
 TOY = ROOT / "checkpoints" / "toy-reverse"
 TIMEOUT = 60  # seconds per run: the CPU may be busy with a training run
-CHARTS = {"token_probs", "attention_map", "head_view", "model_view"}
+CHARTS = {"token_probs", "attention_map", "model_view"}
+VIEWS = CHARTS | {"head_view"}  # the head view is an HTML page in an iframe, not a Plotly chart
 
 
 @pytest.fixture
@@ -37,6 +39,17 @@ def run_app(query_params: dict | None = None, script: str = "app.py") -> AppTest
 
 def chart_keys(app: AppTest) -> set[str]:
     return {chart.key for chart in app.get("plotly_chart")}
+
+
+def head_view(app: AppTest) -> dict | None:
+    """The data of the head view's page, None if the page shows none."""
+    pages = [frame.proto.srcdoc for frame in app.get("iframe") if 'id="head-view-data"' in frame.proto.srcdoc]
+    assert len(pages) <= 1
+    return head_view_data(pages[0]) if pages else None
+
+
+def view_keys(app: AppTest) -> set[str]:
+    return chart_keys(app) | ({"head_view"} if head_view(app) else set())
 
 
 def chart_spec(app: AppTest, key: str) -> dict:
@@ -81,10 +94,14 @@ def test_app_translates_the_example_and_shows_every_view(checkpoints):
     assert app.selectbox(key="head").options == ["average over heads", "head 1", "head 2", "head 3", "head 4"]
     assert app.get("pills")[0].value == [0, 1, 2, 3]
     assert [button.key for button in app.get("download_button")] == ["download_csv"]
-    assert chart_keys(app) == CHARTS
+    assert view_keys(app) == VIEWS
     heatmap = chart_spec(app, "attention_map")
     assert heatmap["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "d", "e", "f", "g", "h", "&lt;/s&gt;"]
     assert heatmap["layout"]["yaxis"]["ticktext"][0] == "&lt;s&gt;"
+    data = head_view(app)
+    assert data["queries"][0] == "<s>" and data["keys"] == [*"abcdefgh", "</s>"]  # cross: target x source
+    assert [head["name"] for head in data["heads"]] == ["head 1", "head 2", "head 3", "head 4"]
+    assert data["title"] == "Layer 1" and data["filename"] == "head-view-cross-layer1"
     assert app.query_params["text"] == "a b c d e f g h"
     assert app.query_params["ckpt"] == "toy-reverse"
 
@@ -92,7 +109,22 @@ def test_app_translates_the_example_and_shows_every_view(checkpoints):
 def test_translate_page_runs_on_its_own(checkpoints):
     app = run_app(script="app_pages/translate.py")
     assert texts(app.code) == ["h g f e d c b a"]
-    assert chart_keys(app) == CHARTS
+    assert view_keys(app) == VIEWS
+
+
+def test_head_view_follows_the_heads_layer_and_presentation_mode(checkpoints):
+    app = run_app({"text": "a b c"})
+    assert head_view(app)["fontSize"] == HEAD_VIEW_FONT_SIZE
+    app.get("pills")[0].set_value([3, 1]).run()
+    app.selectbox(key="layer").select(1).run()
+    data = head_view(app)
+    assert [head["head"] for head in data["heads"]] == [1, 3]
+    assert data["title"] == "Layer 2" and data["filename"] == "head-view-cross-layer2"
+    app.get("pills")[0].set_value([]).run()
+    assert head_view(app) is None
+    assert any("Pick at least one head" in message for message in texts(app.info))
+    app = run_app({"text": "a b c", "present": "1"})
+    assert head_view(app)["fontSize"] == app_support.PRESENT_FONT_SIZE
 
 
 def test_changing_layer_and_head_does_not_translate_again(checkpoints, monkeypatch):
@@ -127,7 +159,7 @@ def test_empty_text_shows_a_hint(checkpoints):
     app.text_area(key="text").input("   ").run()
     assert not app.exception and not app.error
     assert any("Type a sentence" in message for message in texts(app.info))
-    assert not app.code and not chart_keys(app)
+    assert not app.code and not view_keys(app)
 
 
 def test_too_long_text_is_truncated_with_a_warning(checkpoints):
@@ -136,14 +168,14 @@ def test_too_long_text_is_truncated_with_a_warning(checkpoints):
     assert not app.exception
     assert any("longer than this model's limit of 63 tokens" in message for message in texts(app.warning))
     assert len(app.code[0].value.split()) <= 64
-    assert chart_keys(app) == CHARTS
+    assert view_keys(app) == VIEWS
 
 
 def test_any_unicode_text_is_translated(checkpoints):
     app = run_app({"text": "Zwei Hunde 🐕 spielen im Schnee — ü ß 日本語 a"})
     assert not app.error
     assert len(app.code) == 1
-    assert chart_keys(app) == CHARTS
+    assert view_keys(app) == VIEWS
 
 
 def test_url_restores_the_view(checkpoints):
@@ -203,7 +235,7 @@ def test_corrupt_checkpoint_is_reported_and_the_others_still_work(checkpoints, d
     app.sidebar.selectbox(key="ckpt").select("toy-reverse").run()
     assert not app.exception and not app.error
     assert texts(app.code) == ["h g f e d c b a"]
-    assert chart_keys(app) == CHARTS
+    assert view_keys(app) == VIEWS
 
 
 def test_missing_checkpoints_folder_is_reported(tmp_path, monkeypatch):

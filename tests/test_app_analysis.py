@@ -124,6 +124,27 @@ def test_ablation_translates_again_and_shows_what_moved():
     assert kind != "encoder"  # switching off cross-attention changes nothing before it
 
 
+def test_the_heads_switched_off_live_in_the_url():
+    app = open_tab("ablation", text="a b c d e f", off="cross-1-2,encoder-2-4")
+    assert not app.warning
+    assert app.multiselect(key="ablate_encoder").value == [(1, 3)]
+    assert app.multiselect(key="ablate_cross").value == [(0, 1)]
+    assert chart_keys(app) == {"attention_moved", "attention_change"}
+    assert app.query_params["off"] == "encoder-2-4,cross-1-2"
+    app.multiselect(key="ablate_cross").set_value([]).run()
+    assert app.query_params["off"] == "encoder-2-4"
+    app.multiselect(key="ablate_encoder").set_value([]).run()
+    assert "off" not in app.query_params
+
+
+@pytest.mark.parametrize("off", ["cross-3-1", "encoder-1-5", "sideways-1-1", "cross-1", "cross-a-b", ""])
+def test_a_link_with_heads_this_model_lacks_switches_none_off(off):
+    app = run_app({"tab": "ablation", "text": "a b c d e f", "off": off})  # app.py shows the notices
+    app.switch_page(PAGE).run()
+    assert any("not all heads of this model" in message for message in texts(app.warning))
+    assert all(not app.multiselect(key=f"ablate_{kind}").value for kind in KINDS)
+
+
 def test_head_importance_is_computed_once_then_read_from_disk(cache, monkeypatch):
     app = open_tab("importance")
     assert chart_keys(app) == {"importance", "pruning"}

@@ -31,13 +31,16 @@ CHARTS = {
 
 
 def open_page(page: str, query_params: dict | None = None, **state) -> AppTest:
-    """app.py, sidebar included, switched to page after its first run (on the default page, as a
-    link to the page does); state seeds st.session_state."""
+    """app.py, sidebar included, switched to page after its first run (AppTest must start on the
+    default page); state seeds st.session_state. The link's query_params reach the page as they
+    would in a browser that opens it directly: the default page's run does not see them."""
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    app.query_params.update(query_params or {})
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
+    app.query_params.clear()  # the default page's own view
+    app.query_params.update(query_params or {})
+    del app.session_state["_url"]  # the link as app_support.url_param first reads it
     app.switch_page(page).run()
     assert not app.exception, app.exception
     return app
@@ -104,6 +107,32 @@ def test_masks_step_by_step_ends_in_the_models_own_attention(kind):
         _, attention = translator.model.forward_with_attention(src, tgt)
     expected = attention[kind][1, 1, 2].numpy()  # sentence 2 (padded), layer 2, head 3
     np.testing.assert_allclose(weights.reshape(expected.shape), expected, atol=1e-5)
+
+
+def test_masks_url_holds_the_sentence_kind_layer_and_head():
+    app = open_page(MASKS, {"batch": "a b c\nx y z w", "sentence": "2", "kind": "cross", "layer": "2", "head": "3"})
+    assert not app.warning
+    assert app.selectbox(key="sentence").value == 1  # 0-based: the link's sentence 2, not the shortest
+    assert app.get("segmented_control")[0].value == "cross"
+    assert (app.selectbox(key="steps_layer").value, app.selectbox(key="steps_head").value) == (1, 2)
+    assert any("Sentence 2, encoder–decoder attention, layer 2, head 3" in caption for caption in texts(app.caption))
+    app.selectbox(key="steps_head").select(0).run()
+    assert {key: app.query_params[key] for key in ("sentence", "kind", "layer", "head")} == {
+        "sentence": "2",
+        "kind": "cross",
+        "layer": "2",
+        "head": "1",
+    }
+
+
+def test_masks_url_with_bad_values_falls_back_with_notices():
+    app = open_page(MASKS, {"batch": "a b c\nx", "sentence": "5", "kind": "sideways", "layer": "0", "head": "x"})
+    warnings = " ".join(texts(app.warning))
+    for part in ("sentence is not between 1 and 2", "kind is not one of", "layer is not between 1 and 2", "head"):
+        assert part in warnings
+    assert app.selectbox(key="sentence").value == 1  # the shortest
+    assert app.get("segmented_control")[0].value == "decoder"
+    assert (app.selectbox(key="steps_layer").value, app.selectbox(key="steps_head").value) == (0, 0)
 
 
 def test_masks_page_bounds_the_batch():

@@ -1,15 +1,19 @@
 """The real app in a real browser: `streamlit run app.py` on a free port, opened in headless
-Chromium through Playwright. Saves a screenshot to test-artifacts/translate.png.
+Chromium through Playwright. Saves screenshots to test-artifacts/ (translate.png, head-view.png,
+and the head view's own PNG download, head-view-download.png).
 
 Without Chromium (or Playwright) these tests skip, except under CI=true, where they fail.
 """
 
+import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_MS = 90_000  # the first translation loads the model on a CPU that may be busy training
 SENTENCE = "Two dogs are playing in the snow."
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def unavailable(reason: str):
@@ -118,8 +123,9 @@ def test_translate_page_in_a_browser(page, server):
     page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
     translation = page.locator('[data-testid="stCode"]')
     translation.wait_for()
-    for key in ("token_probs", "attention_map", "head_view", "model_view"):
+    for key in ("token_probs", "attention_map", "model_view"):
         page.locator(f".st-key-{key} .js-plotly-plot").wait_for()
+    head_view_frame(page)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stTextArea"] textarea').input_value() == SENTENCE
@@ -155,6 +161,114 @@ def test_clicking_the_model_view_enlarges_that_map(page, server):
     wait_for_map_title(page, "layer 2, head 2")
     page.wait_for_url("**head=2**")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def head_view_frame(page):
+    """The head view's iframe, once its script has drawn the tokens."""
+    frame = page.frame_locator(".st-key-head_view iframe")
+    frame.locator("#head-view .token").first.wait_for()
+    return frame
+
+
+def drawn_lines(frame) -> set[tuple[int, int, int]]:
+    """(head, query, key) of every line in the data the page carries."""
+    data = json.loads(frame.locator("#head-view-data").text_content())
+    return {(head["head"], q, k) for head in data["heads"] for q, k, _ in head["lines"]}
+
+
+def visible_lines(frame) -> set[tuple[int, int, int]]:
+    """(head, query, key) of the lines the page shows now (none of them, nor a parent, hidden)."""
+    # Element.checkVisibility() misses an SVG element hidden by its parent group: walk up instead.
+    lines = frame.locator("#head-view").evaluate(
+        """svg => {
+            const shown = (element) => element === svg || (getComputedStyle(element).display !== "none"
+                && shown(element.parentNode));
+            return [...svg.querySelectorAll("line.link")].filter(shown)
+                .map(line => [+line.parentNode.dataset.head, +line.dataset.query, +line.dataset.key]);
+        }"""
+    )
+    return {tuple(line) for line in lines}
+
+
+def token(frame, side: str, index: int):
+    return frame.locator(f'#head-view .token[data-side="{side}"][data-index="{index}"]')
+
+
+def test_head_view_hover_focuses_a_tokens_lines_and_a_click_pins_them(page, server):
+    """Saves a screenshot of the hover state to test-artifacts/head-view.png."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
+    frame = head_view_frame(page)
+    every = drawn_lines(frame)
+    assert visible_lines(frame) == every
+    key, query = 1, 2
+    lines_of_key = {line for line in every if line[2] == key}
+    lines_of_query = {line for line in every if line[1] == query}
+    assert lines_of_key and lines_of_query and lines_of_key != every
+
+    # Hover: only the token's lines stay; it is the current token, the queries it reaches stand out.
+    page.locator(".st-key-head_view").scroll_into_view_if_needed()  # the screenshot must not scroll the token away
+    token(frame, "key", key).hover()
+    assert visible_lines(frame) == lines_of_key
+    assert "current" in token(frame, "key", key).get_attribute("class")
+    linked = frame.locator("#head-view .token.linked").evaluate_all("tokens => tokens.map(t => +t.dataset.index)")
+    assert set(linked) == {q for _, q, _ in lines_of_key}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".st-key-head_view").screenshot(path=ARTIFACTS / "head-view.png")
+    page.mouse.move(2, 2)  # out of the iframe
+    assert visible_lines(frame) == every
+
+    # A click pins the focus: hovering elsewhere leaves it; a click on another token moves it,
+    # a second click on it unpins (its lines stay only while the pointer is on it).
+    token(frame, "key", key).click()
+    token(frame, "query", query).hover()
+    assert visible_lines(frame) == lines_of_key
+    page.mouse.move(2, 2)
+    assert visible_lines(frame) == lines_of_key
+    token(frame, "query", query).click()
+    assert visible_lines(frame) == lines_of_query
+    assert "pinned" in token(frame, "query", query).get_attribute("class")
+    token(frame, "query", query).click()
+    assert visible_lines(frame) == lines_of_query
+    page.mouse.move(2, 2)
+    assert visible_lines(frame) == every
+
+    # The legend hides a head's lines, focused or not, and shows them again.
+    frame.locator('#head-view .legend-item[data-head="0"]').click()
+    assert visible_lines(frame) == {line for line in every if line[0] != 0}
+    token(frame, "key", key).hover()
+    assert visible_lines(frame) == {line for line in lines_of_key if line[0] != 0}
+    frame.locator('#head-view .legend-item[data-head="0"]').click()
+    assert visible_lines(frame) == every
+    assert not errors
+
+
+def test_head_view_downloads_png_and_svg(page, server):
+    """The iframe's sandbox allows downloads: the buttons save real files. Keeps the PNG as
+    test-artifacts/head-view-download.png."""
+    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
+    frame = head_view_frame(page)
+    data = json.loads(frame.locator("#head-view-data").text_content())
+    width, height = frame.locator("#head-view").evaluate("svg => [svg.width.baseVal.value, svg.height.baseVal.value]")
+
+    with page.expect_download() as download:
+        frame.get_by_role("button", name="Download PNG").click()
+    assert download.value.suggested_filename == "head-view-cross-layer1.png"
+    png = Path(download.value.path()).read_bytes()
+    assert png.startswith(PNG_SIGNATURE)
+    assert struct.unpack(">II", png[16:24]) == (2 * width, 2 * height)  # IHDR: drawn at 2x
+    ARTIFACTS.mkdir(exist_ok=True)
+    download.value.save_as(ARTIFACTS / "head-view-download.png")
+
+    with page.expect_download() as download:
+        frame.get_by_role("button", name="Download SVG").click()
+    assert download.value.suggested_filename == "head-view-cross-layer1.svg"
+    svg = ET.parse(download.value.path()).getroot()  # a standalone, well-formed SVG file
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = {text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert {*data["queries"], *data["keys"], "head 1", "Layer 1"} <= texts
+    assert len(list(svg.iter("{http://www.w3.org/2000/svg}line"))) >= len(drawn_lines(frame))
 
 
 TEACHING_PAGES = ("positional-encoding", "masks", "decoding", "model")

@@ -10,7 +10,6 @@ from figures import (
     attention_table,
     grid_target_index,
     head_map,
-    head_view,
     query_key_tokens,
     token_probabilities,
 )
@@ -91,43 +90,6 @@ def test_grid_click_targets_map_back_to_layer_and_head():
                 figure.data[layer * n_heads + head].xaxis,
                 figure.data[layer * n_heads + head].yaxis,
             )
-
-
-def test_head_view_draws_lines_with_the_weight_as_opacity():
-    weights = np.zeros((2, len(TARGET), len(SOURCE)))
-    weights[0, :, 1] = 1.0  # head 1: every query looks at "▁cat"
-    weights[1, :, 4] = 0.35  # head 2: a lighter look at "▁dog" ...
-    weights[1, :, 0] = 0.65  # ... and a stronger one at the first "▁the"
-    figure = head_view(weights, TARGET, SOURCE, heads=[0, 1])
-    queries, keys = figure.data[0], figure.data[1]
-    assert list(queries.text) == TARGET_LABELS and set(queries.x) == {0}
-    assert list(keys.text) == SOURCE_LABELS and set(keys.x) == {1}
-    lines = [trace for trace in figure.data[2:] if trace.mode == "lines" and len(trace.x) > 1]
-    segments = {
-        (trace.legendgroup, trace.opacity): sorted(zip(trace.y[0::3], trace.y[1::3])) for trace in lines
-    }  # (query y, key y) per segment; y = -position
-    assert segments == {
-        ("0", 1.0): [(-2, -1), (-1, -1), (0, -1)],
-        ("1", 0.4): [(-2, -4), (-1, -4), (0, -4)],
-        ("1", 0.7): [(-2, 0), (-1, 0), (0, 0)],
-    }
-    legend = [trace.name for trace in figure.data if trace.showlegend is not False and trace.name]
-    assert legend == ["head 1", "head 2"]
-    assert "head 1: ▁cat (1) 1.00" in queries.hovertext[0]
-
-
-def test_head_view_focus_keeps_only_that_tokens_lines():
-    weights = random_attention(4, len(TARGET), len(SOURCE))
-    figure = head_view(weights, TARGET, SOURCE, heads=[1, 3], focus=("key", 4))
-    ends = {y for trace in figure.data[2:] for y in trace.y[1::3] if y is not None}
-    assert ends == {-4}
-    assert figure.data[1].marker.color[4] != figure.data[1].marker.color[0]  # the focused token stands out
-    assert {trace.legendgroup for trace in figure.data[2:]} == {"1", "3"}
-
-
-def test_head_view_rejects_weights_that_do_not_match_the_tokens():
-    with pytest.raises(ValueError, match="do not match"):
-        head_view(random_attention(2, 3, 3), TARGET, SOURCE, heads=[0])
 
 
 def test_attention_table_is_long_format():
