@@ -509,7 +509,8 @@ class TrainingRun:
         shutil.copyfile(self.run_dir / "training_log.csv", output / "training_log.csv")
         write_dev_sample(output, self.dev_pairs[:: max(1, len(self.dev_pairs) // SAMPLE_SIZE)][:SAMPLE_SIZE])
         self._export_probes(output)
-        translator = Translator(model, self.tokenizer, info)
+        # Scored on the training device: a GPU run should not wait for the CPU here.
+        translator = Translator(model.to(self.dist.device), self.tokenizer, info)
         metrics = {}
         # The dev score covers the same slice as the dev loss; test sets are scored whole.
         sets = {"dev": self.dev_pairs[: self.settings.dev_loss_sentences]}

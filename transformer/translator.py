@@ -57,6 +57,10 @@ class Translator:
         self.max_len_b = int(decoding.get("max_len_b", 10))
 
     @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
     def max_source_tokens(self) -> int:
         return self.config.max_len - 1  # room for the EOS the source always ends with
 
@@ -109,7 +113,7 @@ class Translator:
         if not sources:
             return []
         longest = max(map(len, sources))
-        src = torch.tensor([ids + [self.config.pad_id] * (longest - len(ids)) for ids in sources])
+        src = torch.tensor([ids + [self.config.pad_id] * (longest - len(ids)) for ids in sources], device=self.device)
         limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for ids in sources]
         forced = self.tokenizer.encode(prefix) if prefix and prefix.strip() else None
         if beam_size == 1 and trace is None:
@@ -131,10 +135,12 @@ class Translator:
         decoder_input = [c.bos_id] + output_ids[:-1]
         with torch.inference_mode():
             logits, attention = self.model.forward_with_attention(
-                torch.tensor([src_ids]), torch.tensor([decoder_input]), head_gates
+                torch.tensor([src_ids], device=self.device),
+                torch.tensor([decoder_input], device=self.device),
+                head_gates,
             )
             log_probs = next_token_log_probs(self.model, logits[0])  # (T, V)
-            probs = log_probs.gather(1, torch.tensor(output_ids)[:, None]).exp()[:, 0].tolist()
+            probs = log_probs.gather(1, torch.tensor(output_ids, device=self.device)[:, None]).exp()[:, 0].tolist()
             top_probs, top_ids = log_probs.exp().topk(min(top_k, log_probs.size(-1)), dim=-1)
         alternatives = [
             list(zip(self.tokenizer.tokens(ids), p)) for ids, p in zip(top_ids.tolist(), top_probs.tolist())
@@ -146,7 +152,7 @@ class Translator:
             target_tokens=self.tokenizer.tokens(decoder_input),
             output_tokens=self.tokenizer.tokens(output_ids),
             token_probs=probs,
-            attention={kind: maps[0] for kind, maps in attention.items()},
+            attention={kind: maps[0].cpu() for kind, maps in attention.items()},
             alternatives=alternatives,
             truncated=truncated,
             source_ids=src_ids,
