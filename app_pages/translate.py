@@ -23,12 +23,27 @@ from figures import (
 from transformer import Translation
 
 AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
+NO_HEADS = "none"  # the URL value of a head view with every head unselected
 DEFAULT_KIND, DEFAULT_LAYER, DEFAULT_HEAD = "cross", 0, AVERAGE  # the cross-attention shows the alignment
 
 
 def head_param(head: int | str) -> str:
     """The head as the URL (and file names) spell it: "avg" or its 1-based number."""
     return AVERAGE if head == AVERAGE else str(head + 1)
+
+
+def head_view_param(heads: list[int], n_heads: int) -> str | None:
+    """The head view's heads as the URL spells them: "1,3" (from 1), "none", or None for all."""
+    if sorted(heads) == list(range(n_heads)):
+        return None
+    return ",".join(str(h + 1) for h in sorted(heads)) or NO_HEADS
+
+
+def parse_head_view_param(value: str, n_heads: int) -> list[int] | None:
+    if value == NO_HEADS:
+        return []
+    heads = [app_support.parse_number(number, n_heads) for number in value.split(",")]
+    return None if None in heads else sorted(set(heads))
 
 
 def layer_count(checkpoint: app_support.Checkpoint, kind: str) -> int:
@@ -59,6 +74,12 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
         "head",
         lambda head: AVERAGE if head == AVERAGE else app_support.parse_number(head, heads),
         f"The link's head is not between 1 and {heads} (or {AVERAGE}); showing the average.",
+    )
+    app_support.restore_param(
+        "heads",
+        "head_view_heads",
+        lambda value: parse_head_view_param(value, heads),
+        f"The link's head view heads are not numbers between 1 and {heads} (or {NO_HEADS}); showing all.",
     )
 
 
@@ -134,11 +155,13 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
             key="download_csv",
         )
     with head_view_column:
+        # Every head at first; another checkpoint may have fewer.
+        chosen = st.session_state.get("head_view_heads", range(n_heads))
+        st.session_state["head_view_heads"] = [h for h in chosen if h < n_heads]
         heads = st.pills(
             "Head view: heads",
             range(n_heads),
             selection_mode="multi",
-            default=list(range(n_heads)),
             format_func=lambda h: str(h + 1),
             key="head_view_heads",
         )
@@ -194,7 +217,13 @@ def main() -> None:
         return
     translation = show_translation(checkpoint, text)
     kind, layer, head = attention_explorer(checkpoint, translation)
-    app_support.set_url(text=text, kind=kind, layer=layer + 1, head=head_param(head))
+    app_support.set_url(
+        text=text,
+        kind=kind,
+        layer=layer + 1,
+        head=head_param(head),
+        heads=head_view_param(st.session_state["head_view_heads"], checkpoint.translator.config.n_heads),
+    )
 
 
 main()

@@ -115,14 +115,17 @@ def test_translate_page_runs_on_its_own(checkpoints):
 def test_head_view_follows_the_heads_layer_and_presentation_mode(checkpoints):
     app = run_app({"text": "a b c"})
     assert head_view(app)["fontSize"] == HEAD_VIEW_FONT_SIZE
+    assert "heads" not in app.query_params  # every head: the URL stays short
     app.get("pills")[0].set_value([3, 1]).run()
     app.selectbox(key="layer").select(1).run()
     data = head_view(app)
     assert [head["head"] for head in data["heads"]] == [1, 3]
     assert data["title"] == "Layer 2" and data["filename"] == "head-view-cross-layer2"
+    assert app.query_params["heads"] == "2,4"
     app.get("pills")[0].set_value([]).run()
     assert head_view(app) is None
     assert any("Pick at least one head" in message for message in texts(app.info))
+    assert app.query_params["heads"] == "none"
     app = run_app({"text": "a b c", "present": "1"})
     assert head_view(app)["fontSize"] == app_support.PRESENT_FONT_SIZE
 
@@ -179,8 +182,12 @@ def test_any_unicode_text_is_translated(checkpoints):
 
 
 def test_url_restores_the_view(checkpoints):
-    app = run_app({"ckpt": "toy-reverse", "text": "x y z", "kind": "decoder", "layer": "2", "head": "4"})
+    app = run_app(
+        {"ckpt": "toy-reverse", "text": "x y z", "kind": "decoder", "layer": "2", "head": "4", "heads": "3,1"}
+    )
     assert not app.warning
+    assert app.get("pills")[0].value == [0, 2]
+    assert [head["head"] for head in head_view(app)["heads"]] == [0, 2]
     assert app.text_area(key="text").value == "x y z"
     assert texts(app.code) == ["z y x"]
     assert app.get("segmented_control")[0].value == "decoder"
@@ -200,6 +207,8 @@ def test_url_restores_the_view(checkpoints):
         ({"layer": "-1"}, "layer is not between 1 and 2"),
         ({"head": "0"}, "head is not between 1 and 4"),
         ({"head": "two"}, "head is not between 1 and 4"),
+        ({"heads": "1,5"}, "head view heads are not numbers between 1 and 4"),
+        ({"heads": ""}, "head view heads are not numbers between 1 and 4"),
     ],
 )
 def test_bad_url_values_fall_back_with_a_notice(checkpoints, params, notice):
@@ -209,6 +218,7 @@ def test_bad_url_values_fall_back_with_a_notice(checkpoints, params, notice):
     assert app.get("segmented_control")[0].value == "cross"
     assert app.selectbox(key="layer").value == 0
     assert app.selectbox(key="head").value == "avg"
+    assert app.get("pills")[0].value == [0, 1, 2, 3]
     assert texts(app.code) == ["h g f e d c b a"]
     app.selectbox(key="layer").select(1).run()
     assert not app.warning  # a notice is shown once, not on every rerun
