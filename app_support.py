@@ -237,6 +237,12 @@ def restore_param(param: str, key: str | None, parse: Callable[[str], object | N
         st.session_state.update({key: parsed} if key is not None else parsed)
 
 
+def keep_valid_choices(key: str, options, default) -> None:
+    """keep_valid for a multi-choice widget: drop the chosen values this checkpoint lacks (default
+    before the first choice)."""
+    st.session_state[key] = [value for value in st.session_state.get(key, default) if value in options]
+
+
 def keep_valid(key: str, options: list, default) -> None:
     # A value from another checkpoint (more layers, say) would not be among this one's options.
     if st.session_state.get(key) not in options:

@@ -284,9 +284,12 @@ def parse_ablation(value: str, options: dict[str, list[tuple[int, int]]]) -> dic
     for item in value.split(","):
         kind, _, numbers = item.partition("-")
         layer, _, head = numbers.partition("-")
-        if not (layer.isdecimal() and head.isdecimal()) or (int(layer) - 1, int(head) - 1) not in options.get(kind, []):
+        if not (layer.isdecimal() and head.isdecimal()):
             return None
-        state[f"ablate_{kind}"].append((int(layer) - 1, int(head) - 1))
+        pair = (int(layer) - 1, int(head) - 1)
+        if pair not in options.get(kind, []):
+            return None
+        state[f"ablate_{kind}"].append(pair)
     return state
 
 
@@ -303,8 +306,7 @@ def ablation_tab(checkpoint: app_support.Checkpoint, original: Translation | Non
     for kind, column in zip(KINDS, st.columns(len(KINDS))):
         options = options_by_kind[kind]
         key = f"ablate_{kind}"
-        # Another checkpoint may have fewer layers or heads: drop what it does not have.
-        st.session_state[key] = [h for h in st.session_state.get(key, []) if h in options]
+        app_support.keep_valid_choices(key, options, [])
         heads = column.multiselect(
             f"{KIND_TITLES[kind]}: off",
             options,

@@ -30,9 +30,7 @@ def default_dimensions(d_model: int) -> list[int]:
 
 def sinusoids(table, d_model: int) -> None:
     st.header("Sinusoids")
-    # A choice made for a wider model may name dimensions this one does not have.
-    chosen = st.session_state.get("pe_dims", default_dimensions(d_model))
-    st.session_state["pe_dims"] = [d for d in chosen if d < d_model]
+    app_support.keep_valid_choices("pe_dims", range(d_model), default_dimensions(d_model))
     dimensions = st.multiselect(
         "Dimensions",
         range(d_model),

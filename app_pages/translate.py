@@ -34,9 +34,10 @@ def head_param(head: int | str) -> str:
 
 def head_view_param(heads: list[int], n_heads: int) -> str | None:
     """The head view's heads as the URL spells them: "1,3" (from 1), "none", or None for all."""
-    if sorted(heads) == list(range(n_heads)):
+    heads = sorted(heads)
+    if heads == list(range(n_heads)):
         return None
-    return ",".join(str(h + 1) for h in sorted(heads)) or NO_HEADS
+    return ",".join(str(h + 1) for h in heads) or NO_HEADS
 
 
 def parse_head_view_param(value: str, n_heads: int) -> list[int] | None:
@@ -155,9 +156,7 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
             key="download_csv",
         )
     with head_view_column:
-        # Every head at first; another checkpoint may have fewer.
-        chosen = st.session_state.get("head_view_heads", range(n_heads))
-        st.session_state["head_view_heads"] = [h for h in chosen if h < n_heads]
+        app_support.keep_valid_choices("head_view_heads", range(n_heads), range(n_heads))  # every head at first
         heads = st.pills(
             "Head view: heads",
             range(n_heads),

@@ -133,14 +133,13 @@ class Translator:
         ends = bool(output_ids) and output_ids[-1] == c.eos_id
         # The last output token is never a decoder input (the model stopped or hit max_len).
         decoder_input = [c.bos_id] + output_ids[:-1]
+        device = self.device
         with torch.inference_mode():
             logits, attention = self.model.forward_with_attention(
-                torch.tensor([src_ids], device=self.device),
-                torch.tensor([decoder_input], device=self.device),
-                head_gates,
+                torch.tensor([src_ids], device=device), torch.tensor([decoder_input], device=device), head_gates
             )
             log_probs = next_token_log_probs(self.model, logits[0])  # (T, V)
-            probs = log_probs.gather(1, torch.tensor(output_ids, device=self.device)[:, None]).exp()[:, 0].tolist()
+            probs = log_probs.gather(1, torch.tensor(output_ids, device=device)[:, None]).exp()[:, 0].tolist()
             top_probs, top_ids = log_probs.exp().topk(min(top_k, log_probs.size(-1)), dim=-1)
         alternatives = [
             list(zip(self.tokenizer.tokens(ids), p)) for ids, p in zip(top_ids.tolist(), top_probs.tolist())
