@@ -1,16 +1,31 @@
-"""Speed of the from-scratch model against torch.nn.Transformer at the same size, in one process.
+"""Speed of the from-scratch model, every figure measured against a reference in the same run.
 
-    python benchmarks/model_speed.py [--threads N] [--repeats N] [--device cuda] [--batch B] [--length T]
+    python benchmarks/model_speed.py [--threads N] [--repeats N] [--device cuda] [--batch B]
+                                     [--length T] [--sentences N] [--skip-cli] [--json FILE]
 
-Prints, for a training step (forward + backward) and an eval forward pass, our time, the
-reference's time and their ratio; then greedy decoding with the key/value cache against
-recomputing the whole prefix every step (our own model both times), and the latency of
-translating one 10-word sentence with the shipped default checkpoint when it is present.
+1. Training step (forward + backward) and eval forward against torch.nn.Transformer with the
+   same embeddings and output layer (fp32), and our bf16 autocast step against our fp32 one.
+2. Greedy decoding of 40 tokens with the key/value cache against recomputing the prefix.
+3. Batch translation with the shipped checkpoint (checkpoints/en-de): sentences/s for fp32,
+   bf16 and int8 greedy decoding and the checkpoint's default beam, on everyday English
+   sentences (Tatoeba, from ../shared/data; the shipped dev sample when that is absent).
+4. The CLI, whole process (Python start included), translating those sentences piped into
+   `python -m transformer translate`, against Apertium (`apertium eng-spa`) when installed.
+5. Threads on a loaded machine: the CLI with --threads <all cores> and with the default
+   (idle cores) while another process keeps one core busy.
+Threads: the idle cores when the script starts (as the CLI chooses them), or --threads.
+Timings are medians of interleaved runs (A B A B ...), so a change of machine load hits both.
 """
 
 import argparse
+import gzip
+import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -22,21 +37,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from transformer import ModelConfig, Transformer, load_checkpoint  # noqa: E402
+from transformer.checkpoint import load_dev_sample  # noqa: E402
 from transformer.decoding import greedy_decode, next_token_log_probs  # noqa: E402
+from transformer.evaluation import translate_all  # noqa: E402
+from transformer.precision import autocast  # noqa: E402
+from transformer.threads import configure_threads  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+CHECKPOINT = ROOT / "checkpoints" / "en-de"
 
 
-def median_ms(fn, repeats: int, device: torch.device) -> float:
-    # A GPU runs asynchronously: wait for its queue before reading the clock.
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
+def interleaved_ms(runs: dict, repeats: int, device: torch.device) -> dict[str, float]:
+    """Median milliseconds of each callable, run in turns after one warm-up each."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # a GPU runs asynchronously
+    times = {name: [] for name in runs}
+    for fn in runs.values():
         fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class Reference(nn.Module):
@@ -71,28 +95,7 @@ def naive_greedy(model: Transformer, src: torch.Tensor, steps: int) -> None:
         prefix = torch.cat([prefix, next_token_log_probs(model, logits).argmax(-1, keepdim=True)], dim=1)
 
 
-def checkpoint_latency(folder: Path, repeats: int, device: torch.device) -> None:
-    """One 10-word sentence through a shipped checkpoint, attention maps included."""
-    translator = load_checkpoint(folder)
-    translator.model.to(device)
-    symbols = translator.info.get("source_language") == "symbols"
-    text = "a b c d e f g h i j" if symbols else "A man in a blue shirt is standing on a ladder near a house."
-    greedy = median_ms(lambda: translator.translate([text], beam_size=1), repeats, device)
-    beam = median_ms(lambda: translator.translate([text], beam_size=4), repeats, device)
-    print(f"checkpoint {folder.name}: 10-word sentence, greedy {greedy:.1f} ms, beam 4 {beam:.1f} ms")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--device", default="cpu", help="e.g. cuda")
-    parser.add_argument("--batch", type=int, default=32, help="sentences per batch")
-    parser.add_argument("--length", type=int, default=24, help="tokens per sentence, source and target")
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")  # nn.Transformer's fast path
+def model_figures(args, device: torch.device, results: dict) -> None:
     torch.manual_seed(0)
     config = ModelConfig(
         8000, 8000, d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, tie_embeddings=True
@@ -101,13 +104,16 @@ def main() -> None:
     ref = Reference(ours).to(device)
     shape = (args.batch, args.length)
     src, tgt = torch.randint(3, 8000, shape, device=device), torch.randint(3, 8000, shape, device=device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
+    tokens = 2 * args.batch * args.length
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{where}; d_model 256, 3+3 layers, 4 heads, vocab 8000; batch {args.batch} x {args.length} tokens")
 
-    def train_step(model):
+    def train_step(model, precision="fp32"):
         def step():
             model.zero_grad()
-            model(src, tgt).float().logsumexp(-1).mean().backward()
+            with autocast(precision, device):
+                logits = model(src, tgt)
+            logits.float().logsumexp(-1).mean().backward()
 
         return step
 
@@ -118,27 +124,147 @@ def main() -> None:
 
         return run
 
-    for name, make in (("training step", train_step), ("eval forward", forward)):
-        ours.train(name == "training step")
-        ref.train(name == "training step")
-        ours_ms, ref_ms = median_ms(make(ours), args.repeats, device), median_ms(make(ref), args.repeats, device)
-        print(f"{name:14s} ours {ours_ms:8.1f} ms   nn.Transformer {ref_ms:8.1f} ms   ratio {ours_ms / ref_ms:5.2f}")
-
-    ours.eval()
-    one = src[:1]
-    steps = 30
-    cached = median_ms(lambda: greedy_decode(ours, one, steps), args.repeats, device)
-    with torch.inference_mode():
-        full = median_ms(lambda: naive_greedy(ours, one, steps), args.repeats, device)
+    ours.train(), ref.train()
+    ms = interleaved_ms(
+        {"ours": train_step(ours), "ours_bf16": train_step(ours, "bf16"), "reference": train_step(ref)},
+        args.repeats,
+        device,
+    )
+    rate = {name: tokens / (value / 1000) for name, value in ms.items()}
+    results["training_step"] = {
+        "ms": ms,
+        "tokens_per_s": rate,
+        "vs_nn_transformer": rate["ours"] / rate["reference"],
+        "bf16_vs_fp32": rate["ours_bf16"] / rate["ours"],
+    }
     print(
-        f"greedy {steps} tokens, 1 sentence: KV cache {cached:.1f} ms, recompute prefix {full:.1f} ms, speed-up {full / cached:.1f}x"
+        f"training step   ours {ms['ours']:7.1f} ms  nn.Transformer {ms['reference']:7.1f} ms  "
+        f"tokens/s ratio {rate['ours'] / rate['reference']:.2f}x;  bf16 {ms['ours_bf16']:7.1f} ms = "
+        f"{rate['ours_bf16'] / rate['ours']:.2f}x fp32 tokens/s"
+    )
+    ours.eval(), ref.eval()
+    ms = interleaved_ms({"ours": forward(ours), "reference": forward(ref)}, args.repeats, device)
+    results["eval_forward"] = {"ms": ms, "vs_nn_transformer": ms["reference"] / ms["ours"]}
+    print(
+        f"eval forward    ours {ms['ours']:7.1f} ms  nn.Transformer {ms['reference']:7.1f} ms  speed ratio {ms['reference'] / ms['ours']:.2f}x"
     )
 
-    default = next(
-        (ROOT / "checkpoints" / n for n in ("en-de", "toy-reverse") if (ROOT / "checkpoints" / n).is_dir()), None
+    steps, one = 40, src[:1]
+    with torch.inference_mode():
+        ms = interleaved_ms(
+            {"cached": lambda: greedy_decode(ours, one, steps), "recompute": lambda: naive_greedy(ours, one, steps)},
+            args.repeats,
+            device,
+        )
+    results["kv_cache"] = {"ms": ms, "speedup": ms["recompute"] / ms["cached"], "tokens": steps}
+    print(
+        f"greedy {steps} tokens: KV cache {ms['cached']:.1f} ms, recompute prefix {ms['recompute']:.1f} ms, {ms['recompute'] / ms['cached']:.1f}x"
     )
-    if default is not None:
-        checkpoint_latency(default, args.repeats, device)
+
+
+def everyday_sentences(count: int) -> tuple[list[str], str]:
+    """English sentences from Tatoeba (every 50th of the English-Spanish file: short and long
+    alike), or the shipped checkpoint's dev sample repeated when the data is absent."""
+    path = DATA / "tatoeba-anki" / "spa-eng" / "spa.txt.gz"
+    if path.is_file():
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            english = [line.split("\t", 1)[0] for line in f]
+        return english[::50][:count], f"{min(count, len(english[::50]))} Tatoeba English sentences"
+    sample = [source for source, _ in load_dev_sample(CHECKPOINT)]
+    return (sample * (count // len(sample) + 1))[:count], f"{count} dev-sample sentences (Tatoeba data absent)"
+
+
+def translation_figures(args, sentences: list[str], results: dict) -> None:
+    translators = {precision: load_checkpoint(CHECKPOINT, precision) for precision in ("fp32", "bf16", "int8")}
+    default_beam = translators["fp32"].default_beam_size
+    runs = {f"{p} greedy": (lambda t=t: translate_all(t, sentences, beam_size=1)) for p, t in translators.items()}
+    runs[f"fp32 beam {default_beam}"] = lambda: translate_all(translators["fp32"], sentences)
+    runs[f"int8 beam {default_beam}"] = lambda: translate_all(translators["int8"], sentences)
+    ms = interleaved_ms(runs, max(1, args.repeats // 4), torch.device("cpu"))
+    rates = {name: len(sentences) / (value / 1000) for name, value in ms.items()}
+    results["batch_translation"] = {"sentences": len(sentences), "sentences_per_s": rates}
+    print(
+        f"batch translation, en-de, {len(sentences)} sentences, in-process: "
+        + ", ".join(f"{n} {r:.0f}/s" for n, r in rates.items())
+    )
+
+
+def timed(command: list[str], stdin: Path, env: dict | None = None) -> float:
+    with stdin.open("rb") as f:
+        start = time.perf_counter()
+        subprocess.run(command, stdin=f, stdout=subprocess.DEVNULL, check=True, env=env, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def cli_figures(sentences: list[str], repeats: int, results: dict) -> None:
+    cli = [sys.executable, "-m", "transformer", "translate", "--checkpoint", str(CHECKPOINT)]
+    with tempfile.TemporaryDirectory() as folder:
+        text = Path(folder) / "english.txt"
+        text.write_text("".join(s + "\n" for s in sentences))
+        runs = {
+            "int8 greedy": lambda: timed([*cli, "--beam-size", "1", "--int8"], text),
+            "fp32 greedy": lambda: timed([*cli, "--beam-size", "1"], text),
+        }
+        if shutil.which("apertium"):
+            runs["apertium eng-spa"] = lambda: timed(["apertium", "eng-spa"], text)
+        seconds = {name: statistics.median(fn() for _ in range(repeats)) for name, fn in runs.items()}
+        rates = {name: len(sentences) / s for name, s in seconds.items()}
+        results["cli_whole_process"] = {"seconds": seconds, "sentences_per_s": rates}
+        line = ", ".join(f"{n} {s:.2f} s = {rates[n]:.0f}/s" for n, s in seconds.items())
+        print(f"CLI, whole process, {len(sentences)} piped sentences: {line}")
+        if "apertium eng-spa" in rates:
+            ratio = rates["int8 greedy"] / rates["apertium eng-spa"]
+            results["cli_whole_process"]["int8_vs_apertium"] = ratio
+            print(f"  ours (int8 greedy) / Apertium sentences/s = {ratio:.2f}")
+        else:
+            print("  Apertium is not installed (apt-get install apertium apertium-eng-spa): no comparison")
+        loaded_figures(cli, text, len(sentences), results)
+
+
+def loaded_figures(cli: list[str], text: Path, count: int, results: dict) -> None:
+    """The CLI while another process keeps one core busy: every core's threads vs the default."""
+    cores = len(os.sched_getaffinity(0))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        seconds = {
+            f"--threads {cores}": timed([*cli, "--beam-size", "1", "--int8", "--threads", str(cores)], text),
+            "default threads": timed([*cli, "--beam-size", "1", "--int8"], text),
+        }
+    finally:
+        busy.kill()
+    results["cli_one_core_busy"] = {"seconds": seconds}
+    print(
+        "CLI with one core busy elsewhere: "
+        + ", ".join(f"{n} {s:.2f} s ({count / s:.0f}/s)" for n, s in seconds.items())
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, help="CPU threads (default: the idle cores, as the CLI chooses)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--device", default="cpu", help="e.g. cuda (model figures only)")
+    parser.add_argument("--batch", type=int, default=32, help="sentences per training batch")
+    parser.add_argument("--length", type=int, default=24, help="tokens per sentence, source and target")
+    parser.add_argument("--sentences", type=int, default=2000, help="sentences for the translation figures")
+    parser.add_argument("--skip-cli", action="store_true", help="leave out the whole-process CLI figures")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    args.threads = configure_threads(args.threads)
+    warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")  # nn.Transformer's fast path
+    results = {"threads": args.threads, "device": str(device), "cpu_count": os.cpu_count()}
+    model_figures(args, device, results)
+    if device.type == "cpu" and CHECKPOINT.is_dir():
+        sentences, described = everyday_sentences(args.sentences)
+        print(f"sentences: {described}")
+        translation_figures(args, sentences, results)
+        if not args.skip_cli:
+            cli_figures(sentences, max(1, args.repeats // 4), results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conftest import random_ids
 from transformer.attention import MultiHeadAttention, scaled_dot_product_attention
-from transformer.masks import padding_mask
+from transformer.masks import look_ahead_mask, padding_mask
 
 
 def copy_into_reference(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
@@ -69,3 +70,30 @@ def test_head_gate_zero_equals_zeroing_output_projection_columns():
 def test_rejects_indivisible_heads():
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(30, 4)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "padding", "look-ahead"])
+def test_fused_path_equals_the_reference(mask_kind):
+    """need_weights=False (torch's fused scaled_dot_product_attention) computes what Eq. 1 written
+    out computes, masks and head gates included."""
+    mha = MultiHeadAttention(32, 4).eval()
+    query, source = torch.randn(3, 6, 32), torch.randn(3, 9, 32)
+    if mask_kind == "look-ahead":
+        source, mask = query, look_ahead_mask(6)
+    else:
+        mask = None if mask_kind == "none" else padding_mask(random_ids(3, 9, 20, pad_to=[9, 4, 1]), 0)
+    gate = torch.rand(4)
+    reference, weights = mha(query, source, mask, gate)
+    fused, no_weights = mha(query, source, mask, gate, need_weights=False)
+    assert weights is not None and no_weights is None
+    torch.testing.assert_close(fused, reference, atol=1e-5, rtol=0)
+
+
+def test_attention_dropout_drops_the_mixing_not_the_returned_map():
+    mha = MultiHeadAttention(16, 2, dropout=0.5).train()
+    x = torch.randn(2, 5, 16)
+    _, weights = mha(x, x)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 5))  # the map before dropout
+    out_a, _ = mha(x, x)
+    out_b, _ = mha(x, x)
+    assert not torch.allclose(out_a, out_b)  # different dropout noise reaches the output

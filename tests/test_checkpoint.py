@@ -1,10 +1,11 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import ROOT
-from transformer import CheckpointError, load_checkpoint, save_checkpoint
+from transformer import CheckpointError, checkpoint, load_checkpoint, save_checkpoint
 from transformer.checkpoint import load_attention_history, load_dev_sample, load_model, write_dev_sample
 
 
@@ -31,6 +32,16 @@ def test_float16_weights_are_upcast(tiny_checkpoint):
     ).stat().st_size * 0.6
 
 
+def replaced(name: str, make):
+    """A damage: the file removed and make(its path) put in its place."""
+
+    def damage(folder):
+        (folder / name).unlink()
+        make(folder / name)
+
+    return damage
+
+
 @pytest.mark.parametrize(
     "damage, file, problem",
     [
@@ -49,6 +60,11 @@ def test_float16_weights_are_upcast(tiny_checkpoint):
             "model.safetensors",
             "corrupt or truncated",
         ),
+        # Not a regular file: named for what it is, never read (/dev/zero would never end).
+        (replaced("model.safetensors", Path.mkdir), "model.safetensors", "a directory"),
+        (replaced("model.safetensors", lambda p: p.symlink_to("/dev/zero")), "model.safetensors", "not a regular"),
+        (replaced("tokenizer.json", lambda p: p.symlink_to(p)), "tokenizer.json", "cannot be read"),
+        (replaced("config.json", lambda p: p.symlink_to(p.parent / "gone.json")), "config.json", "missing"),
     ],
 )
 def test_damaged_files_give_one_line_naming_the_file(tiny_checkpoint, damage, file, problem):
@@ -110,3 +126,66 @@ def test_dev_sample_round_trip(tiny_checkpoint):
     (tiny_checkpoint / "dev_sample.tsv").write_text("no tab\n")
     with pytest.raises(CheckpointError, match="dev_sample.tsv"):
         load_dev_sample(tiny_checkpoint)
+
+
+def edit_top(folder, **changes):
+    config = json.loads((folder / "config.json").read_text())
+    config.update(changes)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "edit, changes, field",
+    [
+        (edit_config, {"n_heads": 0}, "n_heads"),
+        (edit_config, {"n_heads": 5}, "n_heads"),
+        (edit_config, {"d_model": 32.0}, "d_model"),
+        (edit_config, {"d_ff": -48}, "d_ff"),
+        (edit_config, {"dropout": "0.1"}, "dropout"),
+        (edit_config, {"max_len": "40"}, "max_len"),
+        (edit_config, {"max_len": 0}, "max_len"),
+        (edit_config, {"max_len": 10**13}, "max_len"),
+        (edit_config, {"n_encoder_layers": "2"}, "n_encoder_layers"),
+        (edit_config, {"n_decoder_layers": True}, "n_decoder_layers"),
+        (edit_config, {"pad_id": 99}, "pad_id"),
+        (edit_config, {"eos_id": 99}, "eos_id"),
+        (edit_config, {"pre_norm": "no"}, "pre_norm"),
+        (edit_config, {"colour": "blue"}, "colour"),
+        (edit_top, {"tokenizer": 123}, "tokenizer"),
+        (edit_top, {"tokenizer": None}, "tokenizer"),
+        (edit_top, {"tokenizer": "../../../../../../etc/passwd"}, "tokenizer"),
+        (edit_top, {"tokenizer": "/etc/passwd"}, "tokenizer"),
+        (edit_top, {"decoding": []}, "decoding"),
+        (edit_top, {"decoding": {"beam_size": None}}, "beam_size"),
+        (edit_top, {"decoding": {"beam_size": "four"}}, "beam_size"),
+        (edit_top, {"decoding": {"beam_size": 0}}, "beam_size"),
+        (edit_top, {"decoding": {"max_len_b": "x"}}, "max_len_b"),
+        (edit_top, {"decoding": {"max_len_a": -1}}, "max_len_a"),
+        (edit_top, {"source_language": ["en"]}, "source_language"),
+        (edit_top, {"training": "long"}, "training"),
+        (edit_top, {"format_version": 2}, "format_version"),
+        (edit_top, {"model": None}, "model"),
+    ],
+)
+def test_every_config_field_is_checked_naming_file_and_field(tiny_checkpoint, edit, changes, field):
+    edit(tiny_checkpoint, **changes)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tiny_checkpoint)
+    message = str(error.value)
+    assert str(tiny_checkpoint / "config.json") in message and field in message and "\n" not in message
+
+
+def test_a_tokenizer_outside_the_folder_is_never_opened(tiny_checkpoint):
+    outside = tiny_checkpoint.parent / "elsewhere.json"
+    outside.write_text((tiny_checkpoint / "tokenizer.json").read_text())  # a valid tokenizer, but not ours
+    edit_top(tiny_checkpoint, tokenizer="../elsewhere.json")
+    with pytest.raises(CheckpointError, match="inside the folder"):
+        load_checkpoint(tiny_checkpoint)
+    edit_top(tiny_checkpoint, tokenizer="./tokenizer.json")  # inside, spelled differently: fine
+    assert load_checkpoint(tiny_checkpoint).tokenizer.vocab_size > 0
+
+
+def test_a_file_larger_than_its_kind_allows_is_not_read(tiny_checkpoint, monkeypatch):
+    monkeypatch.setattr(checkpoint, "MAX_TEXT_BYTES", 100)
+    with pytest.raises(CheckpointError, match=r"config.json: [\d,]+ bytes, more than the 100"):
+        load_checkpoint(tiny_checkpoint)

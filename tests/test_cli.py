@@ -4,6 +4,9 @@ import json
 import subprocess
 import sys
 
+import torch
+
+import transformer.__main__ as cli_module
 from conftest import ROOT
 from transformer import load_checkpoint
 
@@ -81,3 +84,55 @@ def test_evaluate_prints_json(tiny_checkpoint, tmp_path):
     assert_one_line_error(
         cli("evaluate", "--checkpoint", tiny_checkpoint, "--src", tmp_path / "src.txt", "--ref", tmp_path / "ref.txt")
     )
+
+
+def test_the_module_docstring_names_every_command():
+    commands = cli_module.build_parser()._subparsers._group_actions[0].choices
+    assert all(command in cli_module.__doc__ for command in commands)
+
+
+def run_bytes(*args, stdin: bytes = b"", **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "transformer", *args], input=stdin, capture_output=True, cwd=ROOT, timeout=120, **kwargs
+    )
+
+
+def test_invalid_utf8_is_replaced_and_every_line_answered():
+    toy = str(ROOT / "checkpoints" / "toy-reverse")
+    done = run_bytes("translate", "--checkpoint", toy, stdin=b"a b c\nx \xff y\n\nd e f\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().split("\n")
+    assert lines[0] == "c b a" and lines[3] == "f e d" and lines[2] == "" and len(lines) == 5
+    assert b"line 2: invalid UTF-8" in done.stderr and b"Traceback" not in done.stderr
+    done = run_bytes("translate", "--checkpoint", toy, b"a \xff b", "c d")  # bad bytes in an argument
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines()[1] == "d c"
+
+
+def test_a_piped_file_is_batched_by_length_and_answered_in_order(tmp_path):
+    toy = ROOT / "checkpoints" / "toy-reverse"
+    symbols = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+    texts = [" ".join(symbols[: int(n)]) for n in torch.randint(1, 11, (150,)).tolist()]
+    expected = [" ".join(reversed(text.split())) for text in texts]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    for args, stdin in ((["--input", tmp_path / "in.txt"], ""), ([], "\n".join(texts) + "\n")):
+        done = cli("translate", "--checkpoint", toy, "--batch-tokens", 50, "--int8", *args, stdin=stdin)
+        assert done.returncode == 0, done.stderr
+        outputs = done.stdout.splitlines()
+        assert len(outputs) == len(texts)
+        assert sum(o == e for o, e in zip(outputs, expected)) >= 0.95 * len(texts)  # in order, and right
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    toy = ROOT / "checkpoints" / "toy-reverse"
+    command = [sys.executable, "-m", "transformer", "translate", "--checkpoint", str(toy)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.close()  # as `... | head -0` would, before a line is written
+    _, stderr = process.communicate(b"a b c\n" * 20_000, timeout=120)
+    assert process.returncode == 141 and stderr == b""
+
+
+def test_bad_precision_and_threads_exit_2(tiny_checkpoint):
+    assert_one_line_error(cli("translate", "--checkpoint", tiny_checkpoint, "--precision", "fp8", "a"))
+    assert_one_line_error(cli("translate", "--checkpoint", tiny_checkpoint, "--threads", 0, "a"))
+    assert_one_line_error(cli("train", "configs/toy-reverse.toml", "--precision", "int8"))

@@ -69,3 +69,10 @@ def test_reverse_task():
         symbols = source.split()
         assert 1 <= len(symbols) <= 20 and set(symbols) <= set(D.SYMBOLS)
         assert target.split() == symbols[::-1]
+
+
+def test_a_truncated_gzip_file_is_one_clear_error(tmp_path):
+    whole = gzip.compress(b"".join(b"line %d\n" % i for i in range(2000)))
+    path = write(tmp_path / "cut.gz", whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match=r"cut.gz: truncated or corrupt gzip file"):
+        D.read_lines(path, D.ReadStats())

@@ -61,6 +61,26 @@ def test_greedy_with_cache_equals_naive_greedy(model):
     assert greedy_decode(model, src, 12) == expected
 
 
+def test_greedy_drops_finished_rows_without_changing_any_output(model):
+    """A batch whose sentences finish at different steps (EOS or their own limit): rows leave the
+    batch as they finish, and every output is what naive greedy gives that sentence alone."""
+    c = model.config
+    src = random_ids(12, 7, c.src_vocab_size, pad_to=torch.randint(1, 8, (12,)).tolist())
+    limits = torch.randint(1, 15, (12,)).tolist()
+    with torch.no_grad():
+        model.generator.weight[c.eos_id] += 0.5 * torch.randn(c.d_model)
+        expected = [naive_greedy(model, row[None], limit)[0] for row, limit in zip(src, limits)]
+    assert greedy_decode(model, src, limits) == expected
+
+
+def test_the_key_value_cache_refuses_to_overflow(model):
+    c = model.config
+    state = model.start_decoding(*model.encode(random_ids(2, 5, c.src_vocab_size))[:2], capacity=3)
+    state = model.decode(random_ids(2, 3, c.tgt_vocab_size), state).state
+    with pytest.raises(ValueError, match="holds 3 positions"):
+        model.decode(random_ids(2, 1, c.tgt_vocab_size), state)
+
+
 def test_beam_of_one_equals_greedy(model):
     c = model.config
     src = random_ids(5, 6, c.src_vocab_size, pad_to=[6, 2, 4, 6, 3])

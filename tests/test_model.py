@@ -138,3 +138,46 @@ def test_config_round_trip_and_unknown_fields():
     assert ModelConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="bogus"):
         ModelConfig.from_dict({**c.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize("pre_norm", [False, True])
+def test_fused_forward_equals_the_explicit_one(pre_norm):
+    """forward (fused attention, no maps) and forward_with_attention (Eq. 1 written out)."""
+    model = Transformer(tiny_config(pre_norm=pre_norm)).eval()
+    randomise_norms(model)
+    c = model.config
+    src = random_ids(3, 9, c.src_vocab_size, pad_to=[9, 4, 6])
+    tgt = random_ids(3, 7, c.tgt_vocab_size, pad_to=[7, 7, 3])
+    explicit, _ = model.forward_with_attention(src, tgt)
+    torch.testing.assert_close(model(src, tgt), explicit, atol=1e-5, rtol=0)
+
+
+def test_training_on_either_path_gives_the_same_losses():
+    """Seeded training steps without dropout: the fused path and the explicit path learn alike."""
+    config = tiny_config(dropout=0.0)
+    fused = Transformer(config).train()
+    explicit = Transformer(config).train()
+    explicit.load_state_dict(fused.state_dict())
+    # SGD, not Adam: Adam turns the rounding noise of gradients that are zero in exact arithmetic
+    # (the key bias's: softmax ignores a shift shared by a query's scores) into full-size steps.
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (fused, explicit)]
+    batches = [(random_ids(4, 8, 23, pad_to=[8, 5, 7, 2]), random_ids(4, 6, 29, pad_to=[6, 6, 3, 4])) for _ in range(5)]
+    for src, tgt in batches:
+        losses = []
+        for model, optimizer in zip((fused, explicit), optimizers):
+            logits = fused(src, tgt) if model is fused else explicit.forward_with_attention(src, tgt)[0]
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt.roll(-1, 1).flatten(), ignore_index=0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+    for a, b in zip(fused.parameters(), explicit.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_layers_per_kind_come_from_the_config():
+    c = tiny_config(n_encoder_layers=3, n_decoder_layers=1)
+    assert [c.layers(kind) for kind in ("encoder", "decoder", "cross")] == [3, 1, 1]
+    with pytest.raises(ValueError, match="kind"):
+        c.layers("sideways")

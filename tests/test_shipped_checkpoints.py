@@ -3,13 +3,17 @@
 import random
 
 import pytest
+import torch
 
 from conftest import ROOT
 from transformer import load_checkpoint
+from transformer.checkpoint import load_dev_sample
 from transformer.data import reverse_task_pairs
-from transformer.evaluation import translate_all
+from transformer.decoding import next_token_log_probs
+from transformer.evaluation import score, translate_all
 
 CHECKPOINTS = ROOT / "checkpoints"
+SHIPPED = sorted(path.name for path in CHECKPOINTS.iterdir() if (path / "config.json").is_file())
 
 
 def test_toy_reverse_is_at_least_99_percent_exact_on_fresh_sequences():
@@ -35,3 +39,39 @@ def test_en_de_translates_a_caption():
     text = translator.translate(["Two dogs are playing in the snow."])[0].text
     assert "Hunde" in text and "Schnee" in text, text
     assert translator.info["source_language"] == "en" and translator.info["target_language"] == "de"
+
+
+def explicit_greedy(translator, text: str) -> list[int]:
+    """Greedy decoding the slow, readable way: the whole prefix through forward_with_attention
+    (Eq. 1 written out, no cache) at every step."""
+    model, c = translator.model, translator.config
+    src_ids, _ = translator.encode_source(text)
+    limit = min(int(translator.max_len_a * len(src_ids) + translator.max_len_b), c.max_len)
+    prefix = [c.bos_id]
+    with torch.inference_mode():
+        while len(prefix) <= limit:
+            logits, _ = model.forward_with_attention(torch.tensor([src_ids]), torch.tensor([prefix]))
+            prefix.append(int(next_token_log_probs(model, logits[:, -1]).argmax()))
+            if prefix[-1] == c.eos_id:
+                break
+    return prefix[1:]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_fused_cached_path_picks_the_explicit_paths_tokens(name):
+    translator = load_checkpoint(CHECKPOINTS / name)
+    sources = [source for source, _ in load_dev_sample(CHECKPOINTS / name)[:8]]
+    fast = translator._decode([translator.encode_source(s)[0] for s in sources], beam_size=1)
+    assert fast == [explicit_greedy(translator, s) for s in sources]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_int8_translates_every_sentence_within_a_bleu_point_of_fp32(name):
+    pairs = load_dev_sample(CHECKPOINTS / name)[:40]
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    scores = {}
+    for precision in ("fp32", "int8"):
+        outputs = translate_all(load_checkpoint(CHECKPOINTS / name, precision), sources, beam_size=1)
+        assert len(outputs) == len(sources) and all(outputs)
+        scores[precision] = score(outputs, references)["bleu"]
+    assert abs(scores["int8"] - scores["fp32"]) <= 1.0, scores

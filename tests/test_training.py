@@ -1,3 +1,6 @@
+import csv
+import gzip
+import json
 import math
 import os
 import shutil
@@ -8,11 +11,13 @@ import time
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+import transformer.training
 from conftest import ROOT
-from transformer import load_checkpoint
-from transformer.training import Recipe, TrainingRun, label_smoothed_loss, learning_rate, train
+from transformer import CheckpointError, load_checkpoint
+from transformer.objective import label_smoothed_loss, learning_rate
+from transformer.training import Recipe, TrainingRun, train
 
 RECIPE_TOML = """
 name = "tiny"
@@ -184,3 +189,142 @@ def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path)
     run.run()
     ours = {k: v for k, v in run.model.state_dict().items() if k in rank0}
     assert_same_weights(ours, rank0, atol=1e-5)
+
+
+def cli_train(recipe, data_dir):
+    command = [sys.executable, "-m", "transformer", "train", str(recipe), "--no-progress", "--data-dir", str(data_dir)]
+    return subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+
+
+def assert_refused_before_training(done, recipe, *words):
+    """Exit 2, one line on stderr naming the problem, and not one training step taken."""
+    assert done.returncode == 2, done.stderr[-2000:]
+    [line] = done.stderr.strip().splitlines()
+    assert "Traceback" not in line and all(word in line for word in words), line
+    assert not (recipe.parent / "run" / "state.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "old, new, words",
+    [
+        ("[train]\nmax_steps", "[training]\nmax_steps", ["'train' is missing"]),
+        ("max_steps = 30", 'max_steps = "ten"', ["[train]", "'max_steps' must be an integer"]),
+        ("max_steps = 30", "max_steps = 30\nmax_stepz = 40", ["[train]", "unknown field 'max_stepz'"]),
+        ("max_steps = 30", "max_steps = 0", ["[train]", "'max_steps' must be >= 1"]),
+        ("n_heads = 4", "n_heads = 0", ["[model]", "'n_heads'"]),
+        ("dropout = 0.1", 'dropout = "0.1"', ["[model]", "'dropout'"]),
+        ("beam_size = 1", "beam_size = 0", ["[decoding]", "'beam_size'"]),
+        ('kind = "wordlevel"', 'kind = "letters"', ["[tokenizer]", "kind"]),
+        ('kind = "reverse", count = 10', 'kind = "mirror", count = 10', ["[data] dev", "unknown kind 'mirror'"]),
+        ("name = ", "name = = ", ["not valid TOML"]),
+    ],
+)
+def test_a_bad_recipe_is_one_line_before_any_training(tmp_path, old, new, words):
+    recipe = write_recipe(tmp_path, steps=30)
+    assert old in recipe.read_text()
+    recipe.write_text(recipe.read_text().replace(old, new, 1))
+    assert_refused_before_training(cli_train(recipe, tmp_path), recipe, str(recipe), *words)
+
+
+GZIP_TSV = gzip.compress("".join(f"{i} a\ta {i}\n" for i in range(3000)).encode())
+BAD_TRAINING_FILES = {
+    "empty": b"",
+    "all invalid": b"no tab\n\t\nthree\tcolumns\there\n",
+    "binary": bytes(range(256)) * 40,
+    "truncated gzip": GZIP_TSV[: len(GZIP_TSV) // 2],
+}
+
+
+@pytest.mark.parametrize("content", BAD_TRAINING_FILES.values(), ids=BAD_TRAINING_FILES)
+def test_unusable_training_data_is_one_line_before_any_training(tmp_path, content):
+    recipe = write_recipe(tmp_path, steps=30)
+    (tmp_path / "train.tsv").write_bytes(content)
+    recipe.write_text(
+        recipe.read_text().replace(
+            '{ kind = "reverse", count = 400, seed = 1, max_len = 8 }', '{ kind = "tsv", path = "train.tsv" }'
+        )
+    )
+    assert_refused_before_training(cli_train(recipe, tmp_path), recipe, "train.tsv")
+
+
+def test_an_empty_dev_split_is_one_line_before_any_training(tmp_path):
+    recipe = write_recipe(tmp_path, steps=30)
+    recipe.write_text(recipe.read_text().replace("count = 10, seed = 2", "count = 0, seed = 2"))
+    assert_refused_before_training(cli_train(recipe, tmp_path), recipe, "no usable dev pair")
+
+
+def log_rows(folder):
+    with open(folder / "run" / "training_log.csv") as f:
+        return [{k: v for k, v in row.items() if k != "elapsed_s"} for row in csv.DictReader(f)]
+
+
+def test_the_logged_train_loss_after_a_resume_covers_the_same_steps(tmp_path):
+    seed = int(torch.randint(0, 10_000, ()))
+    straight = write_recipe(tmp_path / "straight", steps=12, seed=seed)
+    TrainingRun(Recipe.load(straight), tmp_path, progress=False).run()
+    resumed = write_recipe(tmp_path / "resumed", steps=12, seed=seed)
+    for _ in range(7):  # one step per run (out of time at once), each resuming the last: inside log windows
+        assert not TrainingRun(Recipe.load(resumed), tmp_path, progress=False).run(max_minutes=0)
+    assert TrainingRun(Recipe.load(resumed), tmp_path, progress=False).run()
+    rows = log_rows(tmp_path / "resumed")
+    assert [row["step"] for row in rows] == ["5", "10", "12"]
+    assert rows == log_rows(tmp_path / "straight")
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A tiny run at its last step, exported once; a README.md written by hand beside the export."""
+    run = TrainingRun(Recipe.load(write_recipe(tmp_path, steps=10)), data_dir=tmp_path, progress=False)
+    run.run()
+    run.export()
+    (tmp_path / "checkpoint" / "README.md").write_text("model card\n")
+    return run
+
+
+def test_export_replaces_the_folder_whole_and_keeps_the_model_card(trained, tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the process were stopped while scoring, before metrics.json
+
+    monkeypatch.setattr(transformer.training, "evaluate", killed)
+    (tmp_path / "checkpoint" / "metrics.json").write_text('{"dev": {"bleu": 12.5}}')
+    with pytest.raises(KeyboardInterrupt):
+        trained.export()
+    assert json.loads((tmp_path / "checkpoint" / "metrics.json").read_text()) == {"dev": {"bleu": 12.5}}  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no half-written folder left
+    shutil.rmtree(tmp_path / "checkpoint")
+    with pytest.raises(KeyboardInterrupt):
+        trained.export()
+    assert not (tmp_path / "checkpoint").exists()  # no folder rather than one without metrics.json
+    monkeypatch.undo()
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "README.md").write_text("model card\n")
+    trained.export()
+    assert (tmp_path / "checkpoint" / "README.md").read_text() == "model card\n"
+    assert "dev" in json.loads((tmp_path / "checkpoint" / "metrics.json").read_text())
+    assert load_checkpoint(tmp_path / "checkpoint").info["training"]["steps"] == 10
+
+
+def test_averaging_refuses_snapshots_that_do_not_fit_the_model(trained, tmp_path):
+    [oldest, *_] = sorted((tmp_path / "run" / "snapshots").glob("step-*.safetensors"))
+    tensors = load_file(oldest)
+    dropped = sorted(tensors)[-1]
+    save_file({k: v for k, v in tensors.items() if k != dropped}, oldest)
+    with pytest.raises(CheckpointError, match=rf"{oldest.name}: missing tensor '{dropped}'"):
+        trained.averaged_model()
+
+
+def test_bf16_training_steps_have_finite_falling_loss_and_fp32_weights(tmp_path):
+    recipe = Recipe.load(write_recipe(tmp_path, steps=40))
+    recipe.train.precision = "bf16"
+    run = TrainingRun(recipe, data_dir=tmp_path, progress=False)
+    losses = [run.train_step()[0] for _ in range(40)]
+    assert all(math.isfinite(loss) for loss in losses)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5  # it learns
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())  # master weights stay fp32
+
+
+def test_a_training_precision_other_than_fp32_or_bf16_is_refused(tmp_path):
+    path = write_recipe(tmp_path)
+    path.write_text(path.read_text().replace("threads = 1", 'threads = 1\nprecision = "fp8"'))
+    with pytest.raises(ValueError, match="precision"):
+        Recipe.load(path)

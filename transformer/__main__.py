@@ -1,9 +1,14 @@
-"""Command line: python -m transformer {translate, train, evaluate} ..."""
+"""Command line: python -m transformer {translate, train, export, evaluate} ..."""
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from .precision import PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,18 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m transformer", description="Train, run and score the from-scratch Transformer.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = commands.add_parser("translate", help="translate TEXT arguments, or stdin one sentence per line")
+    t = commands.add_parser(
+        "translate", help="translate TEXT arguments, an --input file, or stdin, one sentence per line"
+    )
     t.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. checkpoints/en-de")
     t.add_argument("--beam-size", type=_positive, help="1 = greedy (default: the checkpoint's setting)")
     t.add_argument("--max-len", type=_positive, help="maximum output tokens")
-    t.add_argument("--batch-size", type=_positive, default=32)
-    t.add_argument("text", nargs="*", help="sentences to translate (none: read stdin)")
+    t.add_argument("--input", type=Path, help="a file of sentences, one per line (plain text)")
+    t.add_argument("--batch-tokens", type=_positive, default=6000, help="source tokens per batch (x beam size)")
+    _add_runtime_options(t)
+    t.add_argument("text", nargs="*", help="sentences to translate (none: read --input or stdin)")
 
     tr = commands.add_parser("train", help="train (or resume) a recipe from configs/")
     tr.add_argument("recipe", type=Path, help="e.g. configs/toy-reverse.toml")
     tr.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="where relative data paths start")
     tr.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
     tr.add_argument("--no-progress", action="store_true")
+    tr.add_argument("--precision", choices=("fp32", "bf16"), help="override the recipe's [train] precision")
+    tr.add_argument("--threads", type=_positive, help="override the recipe's [train] threads")
 
     x = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
     x.add_argument("recipe", type=Path)
@@ -46,27 +57,54 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", required=True, type=Path, help="references, line by line")
     e.add_argument("--beam-size", type=_positive)
     e.add_argument("--no-progress", action="store_true")
+    _add_runtime_options(e)
     return parser
 
 
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="int8/bf16: faster on the CPU")
+    parser.add_argument("--int8", dest="precision", action="store_const", const="int8", help="= --precision int8")
+    parser.add_argument("--threads", type=_positive, help="CPU threads (default: the idle cores)")
+
+
+def text_lines(stream: BinaryIO) -> Iterator[str]:
+    """The lines of a byte stream as text. Invalid UTF-8 becomes U+FFFD with a warning, never an
+    exception: every line in gets its line out."""
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip(b"\r\n")
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            print(f"warning: line {number}: invalid UTF-8 replaced by U+FFFD", file=sys.stderr)
+            yield line.decode("utf-8", "replace")
+
+
+def repaired(argument: str) -> str:
+    """A command-line argument with the bytes that were not UTF-8 (which Python keeps as lone
+    surrogates) replaced by U+FFFD."""
+    return argument.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def cmd_translate(args) -> None:
+    from .evaluation import translate_all
+    from .threads import configure_threads
     from .translator import load_checkpoint
 
-    translator = load_checkpoint(args.checkpoint)
-    lines = args.text if args.text else (line.rstrip("\r\n") for line in sys.stdin)
-    batch: list[str] = []
-
-    def flush():
-        for result in translator.translate(batch, beam_size=args.beam_size, max_len=args.max_len):
-            print(result.text, flush=True)
-        batch.clear()
-
-    for line in lines:
-        batch.append(line)
-        if len(batch) == args.batch_size or not args.text:  # stdin: answer each line at once
-            flush()
-    if batch:
-        flush()
+    configure_threads(args.threads)
+    translator = load_checkpoint(args.checkpoint, args.precision)
+    translate = lambda texts: translate_all(translator, texts, args.beam_size, args.max_len, args.batch_tokens)
+    if args.text:
+        texts = [repaired(text) for text in args.text]
+    elif args.input:
+        with open(args.input, "rb") as f:
+            texts = list(text_lines(f))
+    elif sys.stdin.isatty():  # someone typing: answer each line at once
+        for line in text_lines(sys.stdin.buffer):
+            print(translate([line])[0], flush=True)
+        return
+    else:  # piped: read everything, translate in length-sorted batches
+        texts = list(text_lines(sys.stdin.buffer))
+    sys.stdout.write("".join(line + "\n" for line in translate(texts)))
 
 
 def cmd_train(args) -> None:
@@ -74,7 +112,10 @@ def cmd_train(args) -> None:
 
     if not args.recipe.is_file():
         raise FileNotFoundError(f"{args.recipe}: recipe not found")
-    output = train(Recipe.load(args.recipe), args.data_dir, args.max_minutes, progress=not args.no_progress)
+    recipe = Recipe.load(args.recipe)
+    recipe.train.precision = args.precision or recipe.train.precision
+    recipe.train.threads = args.threads or recipe.train.threads
+    output = train(recipe, args.data_dir, args.max_minutes, progress=not args.no_progress)
     if output:
         print(f"checkpoint written to {output}")
 
@@ -93,9 +134,11 @@ def cmd_export(args) -> None:
 def cmd_evaluate(args) -> None:
     from .data import ReadStats, read_lines
     from .evaluation import evaluate
+    from .threads import configure_threads
     from .translator import load_checkpoint
 
-    translator = load_checkpoint(args.checkpoint)
+    configure_threads(args.threads)
+    translator = load_checkpoint(args.checkpoint, args.precision)
     sources, references = (read_lines(path, ReadStats()) for path in (args.src, args.ref))
     if len(sources) != len(references):
         raise ValueError(f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}")
@@ -115,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     try:
         command(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): stop quietly, as Unix tools do. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status of a tool the signal ended
     except (CheckpointError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

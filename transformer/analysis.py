@@ -5,17 +5,20 @@ and positional encodings, parameter counts). Pure functions of tensors, or of a 
 Shapes follow `Translation.attention`: encoder (L, H, S, S), decoder (L, H, T, T), cross (L, H, T, S).
 """
 
-import math
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import torch
 
+from .checkpoint import CheckpointError, read_json, write_json
+from .data import collate, encode_pairs
 from .embeddings import sinusoidal_table
 from .evaluation import score
-from .masks import decoder_mask, padding_mask
+from .inside import inside_layer
 from .model import ATTENTION_KINDS, HeadGates, Transformer
-from .training import collate, encode_pairs, label_smoothed_loss
+from .objective import label_smoothed_loss
 from .translator import Translation, Translator
 
 
@@ -101,12 +104,26 @@ def average_statistics(results: list[Translation]) -> dict[str, dict[str, torch.
 def head_gates(translator: Translator, disabled: dict[str, list[tuple[int, int]]] | None = None) -> HeadGates:
     """Gates of 1 for every head, 0 for the (layer, head) pairs listed per kind in `disabled`."""
     c = translator.config
-    layers = {"encoder": c.n_encoder_layers, "decoder": c.n_decoder_layers, "cross": c.n_decoder_layers}
-    gates = {kind: torch.ones(layers[kind], c.n_heads) for kind in ATTENTION_KINDS}
+    gates = {kind: torch.ones(c.layers(kind), c.n_heads, device=translator.device) for kind in ATTENTION_KINDS}
     for kind, heads in (disabled or {}).items():
         for layer, head in heads:
             gates[kind][layer, head] = 0.0
     return gates
+
+
+def group_heads(heads: Iterable[tuple[str, int, int]]) -> dict[str, list[tuple[int, int]]]:
+    """(kind, layer, head) triples as head_gates takes them: kind -> [(layer, head), ...]."""
+    grouped: dict[str, list[tuple[int, int]]] = {}
+    for kind, layer, head in heads:
+        grouped.setdefault(kind, []).append((layer, head))
+    return grouped
+
+
+def attention_shift(original: dict, changed: dict) -> dict[str, torch.Tensor]:
+    """{kind: (L, H)}: how far each head's attention moved from original to changed (both
+    {kind: (L, H, T_q, T_k)}), as the total variation distance between the two distributions of
+    each query, 0.5 * sum_k |p'_qk - p_qk| (0 = unchanged, 1 = disjoint), averaged over the queries."""
+    return {kind: 0.5 * (changed[kind] - original[kind]).abs().sum(dim=-1).mean(dim=-1) for kind in original}
 
 
 def sequence_log_prob(translator: Translator, result: Translation, gates: HeadGates | None = None) -> float:
@@ -121,14 +138,16 @@ def head_importance(
     loss with respect to a gate xi_h = 1 on each head's output, over (source, reference) pairs.
     Gradients are taken one sentence at a time (the absolute value is per sentence, so they
     cannot be summed over a batch first); `progress` is called every batch_size sentences.
-    Returns kind -> (L, H), normalised per layer kind by its L2 norm as in the paper."""
+    Returns kind -> (L, H), each layer's row divided by its L2 norm as in the paper (§4.2, "we
+    normalize the importance scores by their l2 norm" within each layer), so every row has norm 1
+    and heads compare within a layer; across layers, the ranking compares normalised scores."""
     model, c = translator.model, translator.config
     examples = encode_pairs(translator.tokenizer, pairs, c.max_len)
     gates = {kind: g.requires_grad_(True) for kind, g in head_gates(translator).items()}
     totals = {kind: torch.zeros_like(g) for kind, g in gates.items()}
     for start in range(0, len(examples), batch_size):
         for i in range(start, min(start + batch_size, len(examples))):
-            src, tgt = collate(examples, [i], c.pad_id, "cpu")
+            src, tgt = collate(examples, [i], c.pad_id, translator.device)
             logits, _ = model.forward_with_attention(src, tgt[:, :-1], gates)
             loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], 0.0, c.pad_id)
             grads = torch.autograd.grad(loss / count, list(gates.values()))
@@ -137,7 +156,7 @@ def head_importance(
         if progress:
             progress(min(start + batch_size, len(examples)) / len(examples))
     importance = {kind: total / max(len(examples), 1) for kind, total in totals.items()}
-    return {kind: imp / imp.norm().clamp_min(1e-12) for kind, imp in importance.items()}
+    return {kind: imp / imp.norm(dim=-1, keepdim=True).clamp_min(1e-12) for kind, imp in importance.items()}
 
 
 def heads_by_importance(importance: dict[str, torch.Tensor]) -> list[tuple[str, int, int]]:
@@ -163,15 +182,71 @@ def pruning_curve(
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
     curve = []
     for i, n in enumerate(counts):
-        disabled: dict[str, list[tuple[int, int]]] = {}
-        for kind, layer, head in order[:n]:
-            disabled.setdefault(kind, []).append((layer, head))
-        results = translator.translate(sources, beam_size=1, head_gates=head_gates(translator, disabled))
+        gates = head_gates(translator, group_heads(order[:n]))
+        results = translator.translate(sources, beam_size=1, head_gates=gates)
         bleu = score([r.text for r in results], references)["bleu"]
         curve.append({"pruned": n, "bleu": bleu, "heads": order[:n]})
         if progress:
             progress((i + 1) / len(counts))
     return curve
+
+
+IMPORTANCE_FILE = "head_importance.json"  # in a checkpoint folder: written at export, read by the app
+IMPORTANCE_PAIRS = 40  # dev pairs for the gradients and for each point of the pruning curve
+PRUNING_POINTS = 9  # points of the curve, from no head to every head switched off
+
+
+def pruning_counts(n_heads: int) -> list[int]:
+    """PRUNING_POINTS numbers of heads to switch off, evenly from none to all."""
+    return sorted({round(i * n_heads / (PRUNING_POINTS - 1)) for i in range(PRUNING_POINTS)})
+
+
+def importance_report(
+    translator: Translator, pairs: list[tuple[str, str]], progress: Callable[[float, str], None] | None = None
+) -> dict:
+    """Head importance and the pruning curve on pairs, as JSON-ready values: {"pairs": n,
+    "importance": {kind: (L, H) lists}, "curve": pruning_curve's points}. progress(done, what)
+    is told the share done: the gradients are quick, the curve translates the pairs once per
+    point, so it gets most of the share."""
+    report = progress or (lambda done, what: None)
+    importance = head_importance(
+        translator, pairs, batch_size=8, progress=lambda done: report(0.2 * done, "gradients on the dev pairs")
+    )
+    n_heads = sum(values.numel() for values in importance.values())
+    curve = pruning_curve(
+        translator,
+        pairs,
+        importance,
+        pruning_counts(n_heads),
+        progress=lambda done: report(0.2 + 0.8 * done, "BLEU with heads switched off"),
+    )
+    return {
+        "pairs": len(pairs),
+        "importance": {kind: values.tolist() for kind, values in importance.items()},
+        "curve": [{**point, "heads": [list(head) for head in point["heads"]]} for point in curve],
+    }
+
+
+def read_importance_report(path: str | Path, config) -> dict | None:
+    """importance_report's file with the importance as tensors, or None if it is missing or does
+    not hold what the app draws for this model (damaged, cut, of another model)."""
+    try:
+        report = read_json(path)
+        importance = {kind: torch.tensor(report["importance"][kind], dtype=torch.float32) for kind in ATTENTION_KINDS}
+        curve = report["curve"]
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return None
+    fits = all(importance[kind].shape == (config.layers(kind), config.n_heads) for kind in ATTENTION_KINDS)
+    points = isinstance(curve, list) and all(
+        isinstance(point, dict) and {"pruned", "bleu", "heads"} <= point.keys() for point in curve
+    )
+    return {**report, "importance": importance} if fits and points else None
+
+
+def write_importance_report(folder: str | Path, translator: Translator, pairs: list[tuple[str, str]]) -> None:
+    """IMPORTANCE_FILE in a checkpoint folder, on its first IMPORTANCE_PAIRS dev pairs: the app's
+    Head importance tab then opens at once instead of computing it."""
+    write_json(Path(folder) / IMPORTANCE_FILE, importance_report(translator, pairs[:IMPORTANCE_PAIRS]))
 
 
 # -- alignment --------------------------------------------------------------------------------
@@ -196,58 +271,22 @@ def argmax_links(aligned: torch.Tensor) -> list[tuple[int, int]]:
 
 
 # -- teaching views -----------------------------------------------------------------------------
-@torch.no_grad()
 def attention_steps(
     model: Transformer, src_ids: torch.Tensor, tgt_ids: torch.Tensor, kind: str, layer: int, head: int
 ) -> dict[str, torch.Tensor]:
-    """Eq. 1 for one head of one layer, one step at a time, for the first sentence of the batch.
-
-    Runs the model up to that attention sub-layer and returns, each (T_q, T_k) unless noted:
-    "queries" (T_q, d_k), "keys" (T_k, d_k), "scores" = Q K^T, "scaled" = scores / sqrt(d_k),
-    "mask" (True = may attend), "masked" (-inf where masked), "weights" = softmax(masked),
-    exactly the map the model itself returns for that head.
-    """
-    c = model.config
-    src_mask = padding_mask(src_ids, c.pad_id)
-    x = model.positional(model.src_embed(src_ids))
-    if kind == "encoder":
-        for block in model.encoder_layers[:layer]:
-            x, _ = block(x, src_mask)
-        block = model.encoder_layers[layer]
-        attention, query = block.self_attn, block.attn_residual.input(x)
-        source, mask = query, src_mask
-    else:
-        memory, _, _ = model.encode(src_ids)
-        state = model.start_decoding(memory, src_mask)
-        self_mask = decoder_mask(tgt_ids, c.pad_id)
-        y = model.positional(model.tgt_embed(tgt_ids))
-        for i, block in enumerate(model.decoder_layers[:layer]):
-            y, *_ = block(y, state.cross_kv[i], self_mask, src_mask)
-        block = model.decoder_layers[layer]
-        query = block.self_residual.input(y)
-        if kind == "decoder":
-            attention, source, mask = block.self_attn, query, self_mask
-        else:  # the cross-attention sees the decoder state after its self-attention sub-layer
-            attended, _ = block.self_attn(query, query, self_mask)
-            query = block.cross_residual.input(block.self_residual.output(y, attended))
-            attention, source, mask = block.cross_attn, memory, src_mask
-    q = attention.split_heads(attention.q_proj(query))[0, head]  # (T_q, d_k)
-    k = attention.split_heads(attention.k_proj(source))[0, head]  # (T_k, d_k)
-    scores = q @ k.T
-    scaled = scores / math.sqrt(q.size(-1))
-    mask = mask[0, 0].expand_as(scores)
-    masked = scaled.masked_fill(~mask, float("-inf"))
-    return {
-        "queries": q, "keys": k, "scores": scores, "scaled": scaled,
-        "mask": mask, "masked": masked, "weights": masked.softmax(dim=-1),
-    }  # fmt: skip
+    """Eq. 1 for one head of one layer, one step at a time, for the first sentence of the batch
+    (transformer.inside.AttentionTrace.steps): each (T_q, T_k) unless noted, "queries" (T_q, d_k),
+    "keys" (T_k, d_k), "scores" = Q K^T, "scaled" = scores / sqrt(d_k), "mask" (True = may
+    attend), "masked" (-inf where masked), "weights" = softmax(masked), exactly the map the model
+    itself returns for that head."""
+    return inside_layer(model, src_ids, tgt_ids, kind, layer).attention.steps(head)
 
 
 @torch.no_grad()
 def embedding_parts(model: Transformer, src_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """The two summands of the encoder input (§3.4, §3.5): token embeddings x sqrt(d_model) and
     positional encodings, each (S, D)."""
-    ids = torch.tensor([src_ids])
+    ids = torch.tensor([src_ids], device=model.positional.table.device)
     return model.src_embed(ids)[0], model.positional.table[: len(src_ids)]
 
 

@@ -2,28 +2,42 @@
 
 Attention weights are *returned*, never stored on the module, so one model can serve many
 concurrent callers (the app) without one request's maps leaking into another's.
+
+Two paths compute the same thing. `scaled_dot_product_attention` below is the reference: Eq. 1
+written out, returning the weights every figure of the app shows. When no caller needs the
+weights (training, batch translation, scoring), `MultiHeadAttention.attend` uses PyTorch's fused
+`torch.nn.functional.scaled_dot_product_attention` instead, which never materialises them (except
+for a single query, where the written-out form is faster).
 """
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout: nn.Dropout | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T / sqrt(d_k)) V  (Eq. 1).
 
     q: (B, H, T_q, d_k), k and v: (B, H, T_k, d_k), mask: True where allowed, broadcastable
     to (B, H, T_q, T_k). Returns the output (B, H, T_q, d_k) and the weights (B, H, T_q, T_k).
+    `dropout` (training) applies to the weights that multiply V; the returned weights are the
+    ones before dropout, the map the model means.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T_q, T_k)
     if mask is not None:
         # -inf gives exactly zero weight after softmax, so masked keys contribute nothing.
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)
-    return weights @ v, weights
+    mixing = weights if dropout is None else dropout(weights)
+    return mixing @ v, weights
 
 
 class MultiHeadAttention(nn.Module):
@@ -56,14 +70,20 @@ class MultiHeadAttention(nn.Module):
         v: torch.Tensor,
         mask: torch.Tensor | None = None,
         head_gate: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, T_q, D) against projected k, v. head_gate (H,) scales each head's output
-        before W^O (1 keeps a head, 0 removes it): used for ablation and head importance."""
+        before W^O (1 keeps a head, 0 removes it): used for ablation and head importance.
+        need_weights=False takes the fused path and returns None for the weights."""
         q = self.split_heads(self.q_proj(query))  # (B, H, T_q, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask)
-        if self.training and self.dropout.p > 0:
-            # Dropout on the weights, applied after the returned maps are taken.
-            heads = self.dropout(weights) @ v
+        if need_weights or q.size(2) == 1:
+            # One query (a step of incremental decoding) gains nothing from the fused kernel: on the
+            # CPU it took twice as long as these two small products (benchmarks/model_speed.py).
+            heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout if self.training else None)
+            weights = weights if need_weights else None
+        else:
+            p = self.dropout.p if self.training else 0.0
+            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
         if head_gate is not None:
             heads = heads * head_gate.view(1, -1, 1, 1)
         b, _, t, _ = heads.shape
@@ -76,7 +96,8 @@ class MultiHeadAttention(nn.Module):
         source: torch.Tensor,
         mask: torch.Tensor | None = None,
         head_gate: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from query (B, T_q, D) to source (B, T_k, D): self-attention when they are
-        the same tensor. Returns (B, T_q, D) and weights (B, H, T_q, T_k)."""
-        return self.attend(query, *self.project_kv(source), mask, head_gate)
+        the same tensor. Returns (B, T_q, D) and weights (B, H, T_q, T_k) (None without need_weights)."""
+        return self.attend(query, *self.project_kv(source), mask, head_gate, need_weights)

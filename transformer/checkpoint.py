@@ -6,16 +6,19 @@ Every problem with a folder raises CheckpointError with one line naming the file
 
 import json
 import os
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from .model import ModelConfig, Transformer
 from .tokenizer import Tokenizer
+from .validation import check_decoding, check_fields, check_model_settings
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
     "config.json",
@@ -26,6 +29,10 @@ CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
 HISTORY_FILE, HISTORY_INDEX = "attention_history.safetensors", "attention_history.json"
 SAMPLE_FILE = "dev_sample.tsv"  # a few dev pairs shipped with the model, for the analysis pages
 FORMAT_VERSION = 1
+# The most a file of each kind is read: far above what any model here needs, far below what
+# would exhaust the memory (a link to /dev/zero, a huge file put in the folder by mistake).
+MAX_TEXT_BYTES, MAX_TOKENIZER_BYTES, MAX_TENSOR_BYTES = 16 << 20, 64 << 20, 2 << 30
+INFO_TYPES = {"name": str, "description": str, "source_language": str, "target_language": str, "training": dict}
 
 
 class CheckpointError(Exception):
@@ -47,15 +54,51 @@ def atomic_write(path: str | Path, write) -> None:
         raise
 
 
+def replace_folder(staging: Path, folder: Path) -> None:
+    """Put the complete folder staging in place of folder: readers see the old folder or the new
+    one, never a half-written one. Files only the old folder has (a model card written by hand)
+    are kept."""
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if not (staging / old.name).exists():
+                (shutil.copytree if old.is_dir() else shutil.copy2)(old, staging / old.name)
+        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, retired)
+        os.replace(staging, folder)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, folder)
+
+
 def write_json(path: str | Path, data) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
 
 
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file is missing")
+def read_bytes(path: str | Path, max_bytes: int) -> bytes:
+    """The contents of a regular file of at most max_bytes; anything else (missing, unreadable, a
+    directory or device, too large) raises CheckpointError saying which."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        mode, size = (info := os.stat(path)).st_mode, info.st_size
+        if stat.S_ISDIR(mode):
+            raise CheckpointError(f"{path}: a directory, not a file")
+        if not stat.S_ISREG(mode):  # a device or a pipe would never end, or block
+            raise CheckpointError(f"{path}: not a regular file")
+        if size > max_bytes:
+            raise CheckpointError(f"{path}: {size:,} bytes, more than the {max_bytes:,} this file may have")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file is missing") from None
+    except OSError as e:  # permissions, a symlink loop ...
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if len(data) > max_bytes:  # it grew after the check
+        raise CheckpointError(f"{path}: more than the {max_bytes:,} bytes this file may have")
+    return data
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(read_bytes(path, MAX_TEXT_BYTES).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
@@ -66,11 +109,28 @@ def read_json(path: Path) -> dict:
 def unique_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """state_dict without the aliases of tied weights (safetensors stores each tensor once)."""
     seen, unique = set(), {}
-    for name, tensor in model.state_dict().items():
-        if tensor.data_ptr() not in seen:
-            seen.add(tensor.data_ptr())
-            unique[name] = tensor
+    # The tensors themselves, not their data pointers: those are all 0 on the meta device.
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            unique[name] = tensor.detach()
     return unique
+
+
+def check_tensors(path: Path, tensors: dict[str, torch.Tensor], model: Transformer, hint: str) -> None:
+    """Raise CheckpointError unless tensors (read from path) are exactly the model's weights, tied
+    ones once, each of the model's shape; hint says what to look at."""
+    expected = unique_state_dict(model)
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(model.state_dict()))
+    if missing or unexpected:
+        what = f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {unexpected[0]!r}"
+        raise CheckpointError(f"{path}: {what} ({hint})")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)} ({hint})"
+            )
 
 
 def save_checkpoint(
@@ -87,13 +147,51 @@ def save_checkpoint(
     write_json(folder / CONFIG_FILE, config)
 
 
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file is missing")
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors as stored."""
+    data = read_bytes(path, MAX_TENSOR_BYTES)
     try:
-        return {k: v.float() for k, v in load_file(path).items()}
-    except (SafetensorError, OSError, ValueError) as e:
+        return load(data)
+    except (SafetensorError, ValueError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e})") from None
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    return {k: v.float() for k, v in read_tensors(path).items()}
+
+
+def check_config(config: dict, path: Path) -> ModelConfig:
+    """config.json's model settings as a ModelConfig, after checking every field that is read
+    from the file (model, decoding, tokenizer, descriptions)."""
+    try:
+        version = config.get("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path}: format_version {version!r:.20} is not {FORMAT_VERSION}, the one this code reads")
+        if "model" not in config:
+            raise ValueError(f'{path}: no "model" section')
+        check_model_settings(config["model"], f"{path}: invalid model settings")
+        check_decoding(config.get("decoding", {}), f"{path}: invalid decoding settings")
+        check_fields({k: v for k, v in config.items() if k in INFO_TYPES}, INFO_TYPES, str(path))
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    return ModelConfig.from_dict(config["model"])
+
+
+def tokenizer_path(folder: Path, config: dict) -> Path:
+    """The tokenizer file config.json names, which must lie inside the folder: a checkpoint from
+    elsewhere must not make us open /etc/passwd."""
+    name = config.get("tokenizer", TOKENIZER_FILE)
+    try:  # realpath, not resolve: a symlink loop is reported when the file is read
+        inside = isinstance(name, str) and Path(os.path.realpath(folder / name)).is_relative_to(
+            os.path.realpath(folder)
+        )
+    except ValueError:  # a NUL in the name
+        inside = False
+    if not inside:
+        raise CheckpointError(
+            f'{folder / CONFIG_FILE}: "tokenizer" must name a file inside the folder, got {name!r:.60}'
+        )
+    return folder / name
 
 
 def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
@@ -102,41 +200,26 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: checkpoint folder not found")
     config = read_json(folder / CONFIG_FILE)
-    try:
-        model_config = ModelConfig.from_dict(config["model"])
-    except KeyError:
-        raise CheckpointError(f'{folder / CONFIG_FILE}: no "model" section') from None
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: invalid model settings ({e})") from None
+    model_config = check_config(config, folder / CONFIG_FILE)
 
-    tokenizer_path = folder / config.get("tokenizer", TOKENIZER_FILE)
-    if not tokenizer_path.is_file():
-        raise CheckpointError(f"{tokenizer_path}: file is missing")
+    path = tokenizer_path(folder, config)
+    text = read_bytes(path, MAX_TOKENIZER_BYTES)
     try:
-        tokenizer = Tokenizer.from_file(tokenizer_path)
+        tokenizer = Tokenizer.from_str(text.decode("utf-8"))
     except Exception as e:  # the tokenizers library raises bare Exceptions on bad JSON
-        raise CheckpointError(f"{tokenizer_path}: not a valid tokenizer ({str(e).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: not a valid tokenizer ({str(e).splitlines()[0]})") from None
     if tokenizer.vocab_size != model_config.tgt_vocab_size:
         raise CheckpointError(
-            f"{tokenizer_path}: vocabulary of {tokenizer.vocab_size} tokens does not match "
+            f"{path}: vocabulary of {tokenizer.vocab_size} tokens does not match "
             f"tgt_vocab_size {model_config.tgt_vocab_size} in {CONFIG_FILE}"
         )
 
-    model = Transformer(model_config)
     weights_path = folder / WEIGHTS_FILE
     tensors = load_weights(weights_path)
-    expected = unique_state_dict(model)
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(model.state_dict()))
-    if missing or unexpected:
-        what = f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {unexpected[0]!r}"
-        raise CheckpointError(f"{weights_path}: {what} (does it match {CONFIG_FILE}?)")
-    for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(
-                f"{weights_path}: tensor {name!r} has shape {tuple(tensor.shape)}, "
-                f"{CONFIG_FILE} implies {tuple(expected[name].shape)}"
-            )
+    with torch.device("meta"):  # shapes only: sizes the file does not back are never allocated
+        skeleton = Transformer(model_config)
+    check_tensors(weights_path, tensors, skeleton, f"does it match {CONFIG_FILE}?")
+    model = Transformer(model_config)
     model.load_state_dict(tensors, strict=False)
     return model.eval(), tokenizer, config
 
@@ -159,13 +242,10 @@ class AttentionHistory:
 def load_attention_history(folder: str | Path) -> AttentionHistory | None:
     """A checkpoint's attention history, or None if it has none."""
     folder = Path(folder)
-    if not (folder / HISTORY_FILE).is_file():
+    if not (folder / HISTORY_FILE).exists():
         return None
     index = read_json(folder / HISTORY_INDEX)
-    try:
-        maps = load_file(folder / HISTORY_FILE)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{folder / HISTORY_FILE}: corrupt or truncated safetensors file ({e})") from None
+    maps = read_tensors(folder / HISTORY_FILE)
     try:
         return AttentionHistory(list(index["steps"]), list(index["probes"]), maps)
     except (KeyError, TypeError):
@@ -182,10 +262,10 @@ def write_dev_sample(folder: str | Path, pairs: list[tuple[str, str]]) -> None:
 def load_dev_sample(folder: str | Path) -> list[tuple[str, str]]:
     """The checkpoint's dev sample as (source, reference) pairs; [] if it ships none."""
     path = Path(folder) / SAMPLE_FILE
-    if not path.is_file():
+    if not path.exists():
         return []
     try:
-        rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line]
+        rows = [line.split("\t") for line in read_bytes(path, MAX_TEXT_BYTES).decode("utf-8").splitlines() if line]
     except UnicodeDecodeError as e:
         raise CheckpointError(f"{path}: not UTF-8 ({e})") from None
     if any(len(row) != 2 for row in rows):

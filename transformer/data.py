@@ -7,9 +7,14 @@ import gzip
 import hashlib
 import random
 import unicodedata
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
+
+from .tokenizer import Tokenizer
 
 Pair = tuple[str, str]  # (source, target)
 SYMBOLS = "abcdefghijklmnopqrstuvwxyz0123456789"  # the toy reversal task's alphabet
@@ -47,9 +52,12 @@ def _raw_lines(path: str | Path) -> Iterator[bytes]:
     path = Path(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
-        for line in f:
-            yield line.rstrip(b"\r\n")
+    try:
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
+            for line in f:
+                yield line.rstrip(b"\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # a cut download: the whole file is suspect
+        raise ValueError(f"{path}: truncated or corrupt gzip file ({e})") from None
 
 
 def read_lines(path: str | Path, stats: ReadStats) -> list[str | None]:
@@ -119,36 +127,88 @@ def split_pairs(pairs: list[Pair], split: str, dev_fraction: float, test_fractio
     return [p for p in pairs if split_of(p[0], dev_fraction, test_fraction, salt) == split]
 
 
-def reverse_task_pairs(count: int, seed: int, min_len: int = 1, max_len: int = 20) -> list[Pair]:
-    """The toy task: 1-20 symbols from a-z0-9 -> the same symbols reversed."""
-    rng = random.Random(seed)
+# The toy tasks: a sequence of symbols -> the same symbols rearranged. Each has its own pattern of
+# encoder-decoder attention: reverse an anti-diagonal, copy the diagonal, rotate a shifted diagonal,
+# swap (the halves exchanged) two diagonal blocks that look half a sequence away, sort a permutation
+# that depends on the symbols themselves.
+TASKS = {
+    "reverse": lambda symbols, shift: symbols[::-1],
+    "copy": lambda symbols, shift: symbols,
+    "sort": lambda symbols, shift: sorted(symbols, key=SYMBOLS.index),
+    "rotate": lambda symbols, shift: symbols[shift % len(symbols) :] + symbols[: shift % len(symbols)],
+    "swap": lambda symbols, shift: symbols[len(symbols) // 2 :] + symbols[: len(symbols) // 2],
+}
+
+
+def toy_task_pairs(
+    task: str, count: int, seed: int, min_len: int = 1, max_len: int = 20, symbols: int = len(SYMBOLS), shift: int = 1
+) -> list[Pair]:
+    """count pairs of a toy task (TASKS): min_len..max_len symbols drawn uniformly from the first
+    `symbols` of SYMBOLS, space-separated -> the task's rearrangement (rotate: left by shift)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    if not 1 <= min_len <= max_len or not 1 <= symbols <= len(SYMBOLS):
+        raise ValueError(f"need 1 <= min_len <= max_len and 1 <= symbols <= {len(SYMBOLS)}")
+    rng, alphabet, rearrange = random.Random(seed), SYMBOLS[:symbols], TASKS[task]
     pairs = []
     for _ in range(count):
-        symbols = rng.choices(SYMBOLS, k=rng.randint(min_len, max_len))
-        pairs.append((" ".join(symbols), " ".join(reversed(symbols))))
+        sequence = rng.choices(alphabet, k=rng.randint(min_len, max_len))
+        pairs.append((" ".join(sequence), " ".join(rearrange(sequence, shift))))
     return pairs
+
+
+def reverse_task_pairs(count: int, seed: int, min_len: int = 1, max_len: int = 20) -> list[Pair]:
+    """The toy task of checkpoints/toy-reverse: 1-20 symbols from a-z0-9 -> the same reversed."""
+    return toy_task_pairs("reverse", count, seed, min_len, max_len)
 
 
 Example = tuple[list[int], list[int]]  # (source ids ending in EOS, target ids BOS ... EOS)
 
 
+def length_batches(
+    lengths: list[int], max_tokens: int, max_sentences: int | None = None, rng: random.Random | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches of similar length, shortest first, whose padded size
+    (sentences x the longest of them) stays within max_tokens, and at most max_sentences each.
+    With rng, equal lengths come in random order (each epoch groups different sentences)."""
+    key = (lambda i: (lengths[i], rng.random())) if rng else lengths.__getitem__
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=key):
+        batch = batches[-1] if batches else []
+        if not batch or len(batch) == max_sentences or (len(batch) + 1) * lengths[i] > max_tokens:
+            batches.append([i])
+        else:
+            batch.append(i)
+    return batches
+
+
 def token_batches(examples: list[Example], max_tokens: int, seed: int) -> list[list[int]]:
-    """Group example indices into batches of similar length whose padded size
-    (sentences x longest side) stays within max_tokens; the batch order is shuffled.
-    Deterministic for a given seed, so a resumed run finds the same batches."""
+    """Training batches: length_batches by the longer side, in shuffled order. Deterministic
+    for a given seed, so a resumed run finds the same batches."""
     rng = random.Random(seed)
-    size = lambda i: max(len(examples[i][0]), len(examples[i][1]))  # noqa: E731
-    # Random tie-breaking among equal lengths so each epoch groups different sentences.
-    order = sorted(range(len(examples)), key=lambda i: (size(i), rng.random()))
-    batches, current, longest = [], [], 0
-    for i in order:
-        longest_if_added = max(longest, size(i))
-        if current and longest_if_added * (len(current) + 1) > max_tokens:
-            batches.append(current)
-            current, longest_if_added = [], size(i)
-        current.append(i)
-        longest = longest_if_added
-    if current:
-        batches.append(current)
+    batches = length_batches([max(len(src), len(tgt)) for src, tgt in examples], max_tokens, rng=rng)
     rng.shuffle(batches)
     return batches
+
+
+# -- to model inputs ---------------------------------------------------------------------------
+def encode_pairs(tokenizer: Tokenizer, pairs: list[Pair], max_tokens: int) -> list[Example]:
+    """(source ids + EOS, BOS + target ids + EOS); pairs with a side over max_tokens are dropped."""
+    sources = tokenizer.encode_batch([s for s, _ in pairs])
+    targets = tokenizer.encode_batch([t for _, t in pairs])
+    bos, eos = tokenizer.bos_id, tokenizer.eos_id
+    return [
+        (s + [eos], [bos] + t + [eos])
+        for s, t in zip(sources, targets)
+        if len(s) < max_tokens and len(t) < max_tokens - 1
+    ]
+
+
+def collate(examples: list[Example], indices: list[int], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples at `indices` as padded id tensors: sources (B, S) and targets (B, T)."""
+
+    def padded(rows: list[list[int]]) -> torch.Tensor:
+        longest = max(map(len, rows))
+        return torch.tensor([row + [pad_id] * (longest - len(row)) for row in rows], device=device)
+
+    return padded([examples[i][0] for i in indices]), padded([examples[i][1] for i in indices])

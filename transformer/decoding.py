@@ -13,12 +13,17 @@ import torch
 from .model import HeadGates, Transformer
 
 
-def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
-    """(N, V) logits -> log-probabilities over tokens the decoder may emit (never PAD or BOS)."""
+def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
+    """(N, V) logits in fp32 with the tokens the decoder may never emit (PAD, BOS) at -inf."""
     c = model.config
     logits = logits.float()
     logits[:, [c.pad_id, c.bos_id]] = float("-inf")
-    return logits.log_softmax(dim=-1)
+    return logits
+
+
+def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
+    """(N, V) logits -> log-probabilities over tokens the decoder may emit (never PAD or BOS)."""
+    return emittable_logits(model, logits).log_softmax(dim=-1)
 
 
 def _first_input(model: Transformer, rows: int, prefix: list[int] | None, device) -> torch.Tensor:
@@ -30,15 +35,24 @@ def _first_input(model: Transformer, rows: int, prefix: list[int] | None, device
 
 
 def _start(
-    model: Transformer, src_ids: torch.Tensor, max_len: int | list[int], head_gates: HeadGates | None, repeat: int = 1
+    model: Transformer,
+    src_ids: torch.Tensor,
+    max_len: int | list[int],
+    head_gates: HeadGates | None,
+    forced: int,
+    repeat: int = 1,
 ):
-    """Encode, project the cross-attention keys/values, and clip the output limits to the
-    positions the model has: one limit per sentence (max_len may be one int for all)."""
-    memory, src_mask, _ = model.encode(src_ids, head_gates)
+    """Encode, project the cross-attention keys/values, allocate the self-attention caches, and
+    clip the output limits to the positions the model has: one limit per sentence (max_len may
+    be one int for all)."""
+    memory, src_mask, _ = model.encode(src_ids, head_gates, need_weights=False)
     if repeat > 1:
         memory, src_mask = memory.repeat_interleave(repeat, 0), src_mask.repeat_interleave(repeat, 0)
     limits = [max_len] * src_ids.size(0) if isinstance(max_len, int) else list(max_len)
-    return model.start_decoding(memory, src_mask), [min(n, model.config.max_len) for n in limits]
+    limits = [min(n, model.config.max_len) for n in limits]
+    # The decoder reads BOS, the forced prefix and every output token but the last.
+    capacity = max(limits + [forced + 1])
+    return model.start_decoding(memory, src_mask, capacity), limits
 
 
 @torch.inference_mode()
@@ -51,25 +65,34 @@ def greedy_decode(
 ) -> list[list[int]]:
     """Pick the most probable token at every step; src_ids (B, S) -> B token lists of at most
     max_len tokens (one limit for all, or one per sentence). A forced `prefix` (the same for every
-    sentence) is fed as given and the model continues after it (teacher forcing made visible)."""
+    sentence) is fed as given and the model continues after it (teacher forcing made visible).
+
+    Sentences that are done (EOS or their limit) leave the batch, so the remaining steps cost
+    only what the unfinished ones need; the rows are compacted once a quarter of them are done."""
     c = model.config
-    state, limits = _start(model, src_ids, max_len, head_gates)
-    batch = src_ids.size(0)
-    step_input = _first_input(model, batch, prefix, src_ids.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=src_ids.device)
-    limits = torch.tensor(limits, device=src_ids.device)
-    outputs = [torch.full((batch,), t, device=src_ids.device) for t in prefix or []]
-    for step in range(len(outputs), int(limits.max())):
-        logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates)
-        token = next_token_log_probs(model, logits[:, -1]).argmax(dim=-1)  # (B,)
-        token = token.masked_fill(finished, c.pad_id)
-        outputs.append(token)
-        finished |= (token == c.eos_id) | (limits <= step + 1)
+    forced = len(prefix or [])
+    state, limits = _start(model, src_ids, max_len, head_gates, forced)
+    batch, device = src_ids.size(0), src_ids.device
+    step_input = _first_input(model, batch, prefix, device)
+    longest = max(max(limits), forced)
+    outputs = torch.full((batch, longest), c.pad_id, dtype=torch.long, device=device)  # (B, longest)
+    outputs[:, :forced] = step_input[:, 1:]
+    rows = torch.arange(batch, device=device)  # the sentence each live row decodes
+    row_limits = torch.tensor(limits, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    for step in range(forced, longest):
+        logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
+        token = emittable_logits(model, logits[:, -1]).argmax(dim=-1)  # (live,): log_softmax keeps the order
+        outputs[rows[~finished], step] = token[~finished]
+        finished |= (token == c.eos_id) | (row_limits <= step + 1)
         if finished.all():
             break
+        if 4 * int(finished.sum()) >= len(rows):  # drop the finished rows from the work
+            live = (~finished).nonzero()[:, 0]
+            rows, row_limits, token, state = rows[live], row_limits[live], token[live], state.select(live)
+            finished = finished[live]
         step_input = token[:, None]
-    rows = torch.stack(outputs, dim=1).tolist() if outputs else [[] for _ in range(batch)]
-    return [_cut(row, c.eos_id, limit) for row, limit in zip(rows, limits.tolist())]
+    return [_cut(row, c.eos_id, limit) for row, limit in zip(outputs.tolist(), limits)]
 
 
 def _cut(ids: list[int], eos_id: int, limit: int) -> list[int]:
@@ -103,62 +126,85 @@ def beam_search(
     """
     c, k = model.config, beam_size
     batch, device = src_ids.size(0), src_ids.device
-    state, limits = _start(model, src_ids, max_len, head_gates, repeat=k)
+    forced = len(prefix or [])
+    state, limits = _start(model, src_ids, max_len, head_gates, forced, repeat=k)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: let only the first one expand at step 0
     step_input = _first_input(model, batch * k, prefix, device)
-    history = step_input[:, 1:]
+    history = step_input[:, 1:]  # (live sentences * K, tokens so far)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    done = [False] * batch
+    alive = list(range(batch))  # the sentence each group of K rows decodes; done ones leave
 
-    for step in range(history.size(1), max(limits)):
-        logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates)
-        log_probs = next_token_log_probs(model, logits[:, -1])  # (B*K, V)
+    for step in range(forced, max(limits)):
+        logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
+        log_probs = next_token_log_probs(model, logits[:, -1])  # (live * K, V)
         vocab = log_probs.size(-1)
-        candidates = (scores.view(-1, 1) + log_probs).view(batch, k * vocab)
-        top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (B, 2K)
-        top_beam, top_token = top_index // vocab, top_index % vocab
+        candidates = (scores.view(-1, 1) + log_probs).view(len(alive), k * vocab)
+        top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (live, 2K)
 
-        keep_rows, keep_tokens, keep_scores = [], [], []
-        for b in range(batch):
-            kept, nodes = [], []
-            for rank, (score, beam, token) in enumerate(
-                zip(top_scores[b].tolist(), top_beam[b].tolist(), top_token[b].tolist())
-            ):
-                if score == float("-inf"):
-                    break
-                row = b * k + beam
-                status = "pruned"
-                if token == c.eos_id or step == limits[b] - 1:
-                    if rank < k and not done[b]:
-                        ids = history[row].tolist() + [token]
-                        finished[b].append((score / length_penalty(len(ids), alpha), ids))
-                        status = "finished"
-                elif len(kept) < k and not done[b]:
-                    kept.append((row, token, score))
-                    status = "kept"
-                nodes.append(BeamNode(step, beam, token, score, status, score / length_penalty(step + 1, alpha)))
-            if trace is not None and b == 0 and not done[b]:
+        rows, tokens, kept_scores, still_alive = [], [], [], []
+        for group, (sentence, ranked_scores, ranked_index) in enumerate(
+            zip(alive, top_scores.tolist(), top_index.tolist())
+        ):
+            ranked = [(score, i // vocab, i % vocab) for score, i in zip(ranked_scores, ranked_index)]
+            beams = history[group * k : (group + 1) * k]  # (K, tokens so far)
+            kept, done_now, nodes = _sort_candidates(
+                step, ranked, k, step == limits[sentence] - 1, c.eos_id, alpha, beams
+            )
+            finished[sentence] += done_now
+            if trace is not None and sentence == 0:
                 trace.append(nodes)
-            done[b] = done[b] or len(finished[b]) >= k
-            kept += [(b * k, c.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
-            for row, token, score in kept:
-                keep_rows.append(row)
-                keep_tokens.append(token)
-                keep_scores.append(score if not done[b] else float("-inf"))
-        if all(done):
+            if len(finished[sentence]) >= k:
+                continue  # done: its rows leave the batch
+            still_alive.append(sentence)
+            kept += [(0, c.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
+            for beam, token, score in kept:
+                rows.append(group * k + beam)
+                tokens.append(token)
+                kept_scores.append(score)
+        alive = still_alive
+        if not alive:
             break
-        rows = torch.tensor(keep_rows, device=device)
-        step_input = torch.tensor(keep_tokens, device=device)[:, None]
-        history = torch.cat([history[rows], step_input], dim=1)
-        scores = torch.tensor(keep_scores, device=device).view(batch, k)
-        state = state.select(rows)
+        index = torch.tensor(rows, device=device)
+        step_input = torch.tensor(tokens, device=device)[:, None]
+        history = torch.cat([history[index], step_input], dim=1)
+        scores = torch.tensor(kept_scores, device=device).view(len(alive), k)
+        state = state.select(index)
 
     # A sentence with nothing finished had no room to decode: its forced prefix fills its limit.
-    return [
-        max(hyps, key=lambda h: h[0])[1] if hyps else history[b * k, : limits[b]].tolist()
-        for b, hyps in enumerate(finished)
-    ]
+    unfinished = {sentence: history[group * k, : limits[sentence]].tolist() for group, sentence in enumerate(alive)}
+    return [max(hyps, key=lambda h: h[0])[1] if hyps else unfinished[b] for b, hyps in enumerate(finished)]
+
+
+def _sort_candidates(
+    step: int,
+    ranked: list[tuple[float, int, int]],
+    k: int,
+    at_limit: bool,
+    eos_id: int,
+    alpha: float,
+    beams: torch.Tensor,
+) -> tuple[list[tuple[int, int, float]], list[tuple[float, list[int]]], list["BeamNode"]]:
+    """One sentence's step of beam search. `ranked` holds its 2K best extensions (score, beam,
+    token), best first; beams (K, t) the tokens of its live hypotheses so far. Among the K best,
+    those that end in EOS (or reach the length limit) finish; the best of the others, up to K,
+    go on; the rest are pruned. Returns the K that go on (beam, token, score), the finished
+    hypotheses (normalised score, ids) and the step's nodes of the beam tree."""
+    kept, done_now, nodes = [], [], []
+    for rank, (score, beam, token) in enumerate(ranked):
+        if score == float("-inf"):
+            break
+        status = "pruned"
+        if token == eos_id or at_limit:
+            if rank < k:
+                ids = beams[beam].tolist() + [token]
+                done_now.append((score / length_penalty(len(ids), alpha), ids))
+                status = "finished"
+        elif len(kept) < k:
+            kept.append((beam, token, score))
+            status = "kept"
+        nodes.append(BeamNode(step, beam, token, score, status, score / length_penalty(step + 1, alpha)))
+    return kept, done_now, nodes
 
 
 @dataclass(frozen=True)

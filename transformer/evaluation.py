@@ -3,25 +3,32 @@
 from sacrebleu.metrics import BLEU, CHRF
 from tqdm import tqdm
 
+from .data import length_batches
 from .translator import Translator
+
+BATCH_TOKENS = 6000  # padded source tokens x beam per batch: large enough to keep the matrix units busy
+BATCH_SENTENCES = 512
 
 
 def translate_all(
     translator: Translator,
     sources: list[str],
     beam_size: int | None = None,
-    batch_size: int = 64,
+    max_len: int | None = None,
+    max_tokens: int = BATCH_TOKENS,
     progress: bool = False,
 ) -> list[str]:
-    """Translate many sentences in length-sorted batches (less padding), in the input order."""
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    """Translate many sentences without attention maps, in length-sorted batches of about
+    max_tokens source tokens (beam search counts each of its hypotheses), in the input order."""
+    encoded = translator.encode_sources(sources)
+    beam = beam_size or translator.default_beam_size
     outputs = [""] * len(sources)
+    batches = length_batches([len(ids or ()) for ids in encoded], max(1, max_tokens // beam), BATCH_SENTENCES)
     with tqdm(total=len(sources), desc="translating", unit="sent", disable=not progress) as bar:
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            for i, text in zip(chunk, translator.translate_text([sources[i] for i in chunk], beam_size=beam_size)):
+        for batch in batches:
+            for i, text in zip(batch, translator.translate_ids([encoded[i] for i in batch], beam_size, max_len)):
                 outputs[i] = text
-            bar.update(len(chunk))
+            bar.update(len(batch))
     return outputs
 
 

@@ -1,10 +1,13 @@
 """Encoder and decoder layers (§3.1): attention and feed-forward sub-layers, each wrapped in
 a residual connection with layer normalisation."""
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 from .attention import MultiHeadAttention
+from .config import ModelConfig
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, T, d_k)
 
@@ -43,38 +46,63 @@ class Residual(nn.Module):
         return y if self.pre_norm else self.norm(y)
 
 
+class KVCache(NamedTuple):
+    """A decoder layer's self-attention keys and values, preallocated for `capacity` positions and
+    written in place as decoding advances (no torch.cat per step). Positions past the decoded
+    length hold garbage and are never read."""
+
+    keys: torch.Tensor  # (B, H, capacity, d_k)
+    values: torch.Tensor  # (B, H, capacity, d_k)
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor, start: int) -> KV:
+        """Write k, v (B, H, T, d_k) at positions start..start+T-1; return all positions so far."""
+        end = start + k.size(2)
+        if end > self.keys.size(2):
+            raise ValueError(f"the key/value cache holds {self.keys.size(2)} positions; decoding reached {end}")
+        self.keys[:, :, start:end] = k
+        self.values[:, :, start:end] = v
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+
 class EncoderLayer(nn.Module):
     """Self-attention, then feed-forward."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, attention_dropout: float, pre_norm: bool):
+    def __init__(self, config: ModelConfig):
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
-        self.feed_forward = FeedForward(d_model, d_ff)
-        self.attn_residual = Residual(d_model, dropout, pre_norm)
-        self.ff_residual = Residual(d_model, dropout, pre_norm)
+        self.self_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.feed_forward = FeedForward(config.d_model, config.d_ff)
+        self.attn_residual = Residual(config.d_model, config.dropout, config.pre_norm)
+        self.ff_residual = Residual(config.d_model, config.dropout, config.pre_norm)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor, head_gate: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, S, D), mask (B, 1, 1, S) -> (B, S, D) and self-attention weights (B, H, S, S)."""
+        self, x: torch.Tensor, mask: torch.Tensor, head_gate: torch.Tensor | None = None, need_weights: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, S, D), mask (B, 1, 1, S) -> (B, S, D) and self-attention weights (B, H, S, S)
+        (None without need_weights)."""
         h = self.attn_residual.input(x)
-        attended, weights = self.self_attn(h, h, mask, head_gate)
+        attended, weights = self.self_attn(h, h, mask, head_gate, need_weights)
         x = self.attn_residual.output(x, attended)
         x = self.ff_residual.output(x, self.feed_forward(self.ff_residual.input(x)))
         return x, weights
 
 
+class DecoderLayerOutput(NamedTuple):
+    hidden: torch.Tensor  # (B, T, D)
+    self_weights: torch.Tensor | None  # (B, H, T, T_past + T)
+    cross_weights: torch.Tensor | None  # (B, H, T, S)
+
+
 class DecoderLayer(nn.Module):
     """Masked self-attention, encoder-decoder attention, then feed-forward (§3.1)."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, attention_dropout: float, pre_norm: bool):
+    def __init__(self, config: ModelConfig):
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, attention_dropout)
-        self.feed_forward = FeedForward(d_model, d_ff)
-        self.self_residual = Residual(d_model, dropout, pre_norm)
-        self.cross_residual = Residual(d_model, dropout, pre_norm)
-        self.ff_residual = Residual(d_model, dropout, pre_norm)
+        self.self_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.cross_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.feed_forward = FeedForward(config.d_model, config.d_ff)
+        self.self_residual = Residual(config.d_model, config.dropout, config.pre_norm)
+        self.cross_residual = Residual(config.d_model, config.dropout, config.pre_norm)
+        self.ff_residual = Residual(config.d_model, config.dropout, config.pre_norm)
 
     def forward(
         self,
@@ -82,25 +110,24 @@ class DecoderLayer(nn.Module):
         cross_kv: KV,
         self_mask: torch.Tensor | None,
         cross_mask: torch.Tensor,
-        past_kv: KV | None = None,
+        cache: KVCache | None = None,
+        start: int = 0,
         head_gates: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None),
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, KV]:
-        """x (B, T, D) holds the new target positions; past_kv the self-attention keys/values
-        of earlier positions (incremental decoding), cross_kv the projected encoder output.
-
-        Returns x (B, T, D), self-attention weights (B, H, T, T_past+T), cross-attention
-        weights (B, H, T, S), and the self-attention keys/values of all positions so far.
-        """
+        need_weights: bool = True,
+    ) -> DecoderLayerOutput:
+        """x (B, T, D) holds the target positions start..start+T-1; cross_kv the projected encoder
+        output. With a cache (incremental decoding) the new self-attention keys/values are written
+        into it and the queries see every cached position; without one, only the T given ones."""
         h = self.self_residual.input(x)
         k, v = self.self_attn.project_kv(h)
-        if past_kv is not None:
-            k, v = torch.cat([past_kv[0], k], dim=2), torch.cat([past_kv[1], v], dim=2)
-        attended, self_weights = self.self_attn.attend(h, k, v, self_mask, head_gates[0])
+        if cache is not None:
+            k, v = cache.extend(k, v, start)
+        attended, self_weights = self.self_attn.attend(h, k, v, self_mask, head_gates[0], need_weights)
         x = self.self_residual.output(x, attended)
 
         h = self.cross_residual.input(x)
-        attended, cross_weights = self.cross_attn.attend(h, *cross_kv, cross_mask, head_gates[1])
+        attended, cross_weights = self.cross_attn.attend(h, *cross_kv, cross_mask, head_gates[1], need_weights)
         x = self.cross_residual.output(x, attended)
 
         x = self.ff_residual.output(x, self.feed_forward(self.ff_residual.input(x)))
-        return x, self_weights, cross_weights, (k, v)
+        return DecoderLayerOutput(x, self_weights, cross_weights)

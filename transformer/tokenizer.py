@@ -57,6 +57,11 @@ class Tokenizer:
     def from_file(cls, path: str | Path) -> "Tokenizer":
         return cls(Backend.from_file(str(path)))
 
+    @classmethod
+    def from_str(cls, text: str) -> "Tokenizer":
+        """From the JSON that save writes."""
+        return cls(Backend.from_str(text))
+
     def save(self, path: str | Path) -> None:
         self.backend.save(str(path))
 

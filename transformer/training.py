@@ -15,8 +15,10 @@ import math
 import os
 import platform
 import shutil
+import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,45 +28,33 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from . import data as D
+from .analysis import write_importance_report
 from .checkpoint import (
     HISTORY_FILE,
     HISTORY_INDEX,
     METRICS_FILE,
     atomic_write,
+    check_tensors,
+    load_dev_sample,
+    read_tensors,
+    replace_folder,
     save_checkpoint,
     unique_state_dict,
     write_dev_sample,
     write_json,
 )
+from .data import collate, encode_pairs
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
+from .objective import label_smoothed_loss, learning_rate
+from .precision import autocast
+from .threads import configure_threads
 from .tokenizer import Tokenizer
 from .translator import Translator
+from .validation import check_decoding, check_fields, check_model_settings, dataclass_hints
 
 SAMPLE_SIZE = 100  # dev pairs shipped with a checkpoint (spread over the whole dev set)
 LOG_FIELDS = ["step", "epoch", "tokens", "train_loss", "lr", "dev_loss", "dev_bleu", "elapsed_s"]
-
-
-# -- the paper's formulas --------------------------------------------------------------------
-def learning_rate(step: int, d_model: int, warmup: int, scale: float = 1.0) -> float:
-    """lrate = scale * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)  (§5.3, Eq. 3); step >= 1."""
-    step = max(step, 1)
-    return scale * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
-
-
-def label_smoothed_loss(
-    logits: torch.Tensor, target: torch.Tensor, smoothing: float, pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cross-entropy against (1 - eps) * one_hot + eps * uniform (§5.4), summed over non-pad targets.
-
-    logits (B, T, V), target (B, T) -> (smoothed loss sum, plain NLL sum, number of tokens).
-    """
-    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
-    nll = -log_probs.gather(-1, target[..., None])[..., 0]  # (B, T)
-    uniform = -log_probs.mean(dim=-1)  # cross-entropy against the uniform distribution
-    keep = target != pad_id
-    loss = (1 - smoothing) * nll + smoothing * uniform
-    return loss[keep].sum(), nll[keep].sum(), keep.sum()
 
 
 # -- recipes ---------------------------------------------------------------------------------
@@ -88,7 +78,31 @@ class TrainSettings:
     dev_loss_sentences: int = 2000
     dev_bleu_sentences: int = 300
     max_sentence_tokens: int = 100  # longer pairs are left out of training
-    threads: int = 0  # torch threads per process (0: torch's default)
+    threads: int = 0  # torch threads per process (0: the idle cores, see transformer.threads)
+    precision: str = "fp32"  # "bf16": matrix products in bfloat16 under autocast (transformer.precision)
+
+    def __post_init__(self):
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"[train] precision must be fp32 or bf16, got {self.precision!r}")
+
+
+TRAIN_RANGES = {  # TrainSettings fields with bounds: (low, high), None for none
+    **dict.fromkeys(["max_steps", "max_tokens", "accumulate", "warmup", "eval_every", "log_every"], (1, None)),
+    **dict.fromkeys(["average_last", "dev_loss_sentences", "dev_bleu_sentences"], (1, None)),
+    **dict.fromkeys(["lr_scale", "adam_eps", "clip_norm", "save_minutes", "save_every", "snapshot_every"], (0, None)),
+    "threads": (0, None),
+    "label_smoothing": (0, 1),
+    "max_sentence_tokens": (2, None),  # a token and EOS
+}
+TOKENIZER_DECIDES = {"src_vocab_size": 4, "tgt_vocab_size": 4, "pad_id": 0, "bos_id": 1, "eos_id": 2}  # stand-ins
+DATA_SOURCES = {"parallel": ("src", "tgt"), "tsv": ("path",), "reverse": ("count", "seed")}  # kind -> the keys it needs
+DATA_SOURCES["task"] = ("task", "count", "seed")  # a toy task of data.TASKS, generated
+SOURCE_TYPES = {"kind": str, "src": str, "tgt": str, "path": str, "split": str, "dev_fraction": float}
+SOURCE_TYPES |= {"test_fraction": float, "count": int, "seed": int, "min_len": int, "max_len": int, "repeat": int}
+SOURCE_RANGES = {"dev_fraction": (0, 1), "test_fraction": (0, 1), "count": (0, None), "min_len": (1, None)}
+SOURCE_RANGES |= {"max_len": (1, None), "repeat": (1, None)}
+SOURCE_TYPES |= {"task": str, "symbols": int, "shift": int}
+SOURCE_RANGES |= {"symbols": (1, len(D.SYMBOLS)), "shift": (0, None)}
 
 
 @dataclass
@@ -109,15 +123,61 @@ class Recipe:
 
     @classmethod
     def load(cls, path: str | Path, **overrides) -> "Recipe":
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
-        values.update(overrides)
+        """Read a TOML recipe with every field checked: a bad one fails here in one line (ValueError
+        naming the file and the field), before any data is read or any training time is spent."""
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from None
+        return cls.from_values({**values, **overrides}, str(path))
+
+    @classmethod
+    def from_values(cls, values: dict, path: str = "recipe") -> "Recipe":
+        """A recipe from the tables a TOML file would hold (built in memory, e.g. by the app's Train
+        page), checked as load checks a file; messages name `path`."""
+        values = dict(values)
+        hints, required = dataclass_hints(cls)
+        check_fields(values, {**hints, "train": dict}, str(path), required=required)
+        train_hints, train_required = dataclass_hints(TrainSettings)
+        check_fields(values["train"], train_hints, f"{path} [train]", TRAIN_RANGES, train_required)
+        if decided := sorted(set(values["model"]) & set(TOKENIZER_DECIDES)):
+            raise ValueError(f"{path} [model]: {decided[0]!r} is decided by the tokenizer, leave it out")
+        check_model_settings({**TOKENIZER_DECIDES, **values["model"]}, f"{path} [model]")
+        check_decoding(values.get("decoding", {}), f"{path} [decoding]")
+        tokenizer = values.get("tokenizer", {"kind": "bpe", "vocab_size": 8000})
+        check_fields(tokenizer, {"kind": str, "vocab_size": int}, f"{path} [tokenizer]", {"vocab_size": (5, None)})
+        kind = tokenizer.get("kind")
+        if kind not in ("bpe", "wordlevel") or (kind == "bpe" and "vocab_size" not in tokenizer):
+            raise ValueError(f'{path} [tokenizer]: kind must be "wordlevel", or "bpe" with a vocab_size')
+        if any(len(probe) != 2 for probe in values.get("probes", [])):
+            raise ValueError(f"{path}: every probe must be a [source, reference] pair")
+        check_data(values["data"], f"{path} [data]")
         values["train"] = TrainSettings(**values["train"])
         return cls(**values)
 
 
+def check_data(data, where: str) -> None:
+    """[data]: train and dev lists of sources and test a table of named lists; each source a
+    table of a known kind with the keys it needs."""
+    check_fields(data, {"train": list, "dev": list, "test": dict}, where, required=("train", "dev"))
+    splits = {"train": data["train"], "dev": data["dev"], **{f"test.{k}": v for k, v in data.get("test", {}).items()}}
+    for split, specs in splits.items():
+        for spec in specs if isinstance(specs, list) else [None]:
+            check_fields(spec, SOURCE_TYPES, f"{where} {split}", SOURCE_RANGES, ("kind",))
+            needs = DATA_SOURCES.get(spec["kind"])
+            if needs is None:
+                raise ValueError(f"{where} {split}: unknown kind {spec['kind']!r} (known: {', '.join(DATA_SOURCES)})")
+            if missing := [key for key in needs if key not in spec]:
+                raise ValueError(f"{where} {split}: a {spec['kind']} source needs {missing[0]!r}")
+            if spec["kind"] == "task" and spec["task"] not in D.TASKS:
+                raise ValueError(f"{where} {split}: unknown task {spec['task']!r} (known: {', '.join(D.TASKS)})")
+            if spec.get("min_len", 1) > spec.get("max_len", spec.get("min_len", 1)):
+                raise ValueError(f"{where} {split}: min_len is above max_len")
+
+
 def load_pairs(spec: dict, data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
-    """One data source of a recipe: kind = "parallel" | "tsv" | "reverse"."""
+    """One data source of a recipe: kind = "parallel" | "tsv" | "reverse" | "task"."""
     kind = spec["kind"]
     if kind == "parallel":
         return D.read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
@@ -130,7 +190,15 @@ def load_pairs(spec: dict, data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
         return D.reverse_task_pairs(
             spec["count"], spec["seed"], spec.get("min_len", 1), spec.get("max_len", 20)
         ), D.ReadStats()
+    if kind == "task":
+        options = {key: spec[key] for key in ("min_len", "max_len", "symbols", "shift") if key in spec}
+        return D.toy_task_pairs(spec["task"], spec["count"], spec["seed"], **options), D.ReadStats()
     raise ValueError(f"unknown data kind {kind!r}")
+
+
+def describe_sources(specs: list[dict]) -> str:
+    """The files (or generated sets) of a split, for messages."""
+    return ", ".join(spec.get("path") or spec.get("src") or f"the {spec['kind']} task" for spec in specs) or "nothing"
 
 
 def load_split(specs: list[dict], data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
@@ -170,23 +238,6 @@ def setup_distributed() -> Dist:
 
 
 # -- batches ---------------------------------------------------------------------------------
-def encode_pairs(tokenizer: Tokenizer, pairs: list[D.Pair], max_tokens: int) -> list[D.Example]:
-    """(source ids + EOS, BOS + target ids + EOS); pairs with a side over max_tokens are dropped."""
-    sources = tokenizer.encode_batch([s for s, _ in pairs])
-    targets = tokenizer.encode_batch([t for _, t in pairs])
-    bos, eos = tokenizer.bos_id, tokenizer.eos_id
-    return [
-        (s + [eos], [bos] + t + [eos])
-        for s, t in zip(sources, targets)
-        if len(s) < max_tokens and len(t) < max_tokens - 1
-    ]
-
-
-def collate(examples: list[D.Example], indices: list[int], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    pad = lambda rows: torch.tensor([r + [pad_id] * (max(map(len, rows)) - len(r)) for r in rows], device=device)  # noqa: E731
-    return pad([examples[i][0] for i in indices]), pad([examples[i][1] for i in indices])
-
-
 class BatchStream:
     """The endless sequence of micro-batches: epoch e uses token_batches(seed + e). Its position
     (epoch, cursor) is part of the saved state."""
@@ -215,8 +266,7 @@ class TrainingRun:
         self.run_dir = Path(recipe.run_dir)
         self.progress = progress
         self.dist = setup_distributed()
-        if self.settings.threads:
-            torch.set_num_threads(self.settings.threads)
+        configure_threads(self.settings.threads)
         self._prepare_data()
         self._build_model()
 
@@ -235,6 +285,13 @@ class TrainingRun:
         )
         for example in stats.examples:
             self.say(f"  bad line: {example}")
+        # Checked now, not at the first evaluation hours later.
+        for split, pairs, split_stats in (("train", train_pairs, stats), ("dev", dev_pairs, dev_stats)):
+            if not pairs:
+                raise ValueError(
+                    f"{r.name}: no usable {split} pair in {describe_sources(r.data[split])} ({split_stats.read} lines read, "
+                    f"{split_stats.bad} bad, {split_stats.empty} empty, {split_stats.duplicates} duplicates)"
+                )
         tokenizer_path = self.run_dir / "tokenizer.json"
         if self.dist.main and not tokenizer_path.exists():
             # Learned on the training split only, source and target together (joint vocabulary).
@@ -247,6 +304,10 @@ class TrainingRun:
         self.dist.barrier()
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.train_examples = encode_pairs(self.tokenizer, train_pairs, s.max_sentence_tokens)
+        if not self.train_examples:
+            raise ValueError(
+                f"{r.name}: every training pair is longer than max_sentence_tokens {s.max_sentence_tokens}"
+            )
         self.dev_pairs = dev_pairs
         self.dev_examples = encode_pairs(self.tokenizer, dev_pairs[: s.dev_loss_sentences], s.max_sentence_tokens)
         self.probes = [tuple(p) for p in r.probes] or dev_pairs[:3]
@@ -261,6 +322,9 @@ class TrainingRun:
         self.model = Transformer(self.config).to(self.dist.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.0, betas=tuple(s.adam_betas), eps=s.adam_eps)
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        # The train loss summed since the last log row, and over how many steps: saved with the
+        # state, so that a row after a resume averages the same steps as without one.
+        self.window_loss, self.window_steps = 0.0, 0
         self.stream = BatchStream(self.train_examples, s.max_tokens, r.seed)
         self._resume()
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else None
@@ -277,6 +341,7 @@ class TrainingRun:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.window_loss, self.window_steps = state.get("window_loss", 0.0), state.get("window_steps", 0)
         self.stream = BatchStream(
             self.train_examples, self.settings.max_tokens, self.recipe.seed, state["epoch"], state["cursor"]
         )
@@ -304,6 +369,8 @@ class TrainingRun:
             "step": self.step,
             "tokens": self.tokens,
             "elapsed": self.elapsed,
+            "window_loss": self.window_loss,
+            "window_steps": self.window_steps,
             "epoch": self.stream.epoch,
             "cursor": self.stream.cursor,
         }
@@ -342,7 +409,8 @@ class TrainingRun:
             src, tgt = collate(self.train_examples, indices, self.config.pad_id, d.device)
             sync = self.ddp is None or j == len(mine) - 1
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
-                logits = model(src, tgt[:, :-1])
+                with autocast(s.precision, d.device):
+                    logits = model(src, tgt[:, :-1])
                 loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], s.label_smoothing, self.config.pad_id)
                 (loss / count / s.accumulate).backward()
             loss_total += loss.item() / count.item() / s.accumulate
@@ -370,11 +438,12 @@ class TrainingRun:
         self.model.train()
         return nll_sum / max(count_sum, 1)
 
-    def dev_bleu(self) -> float:
+    def dev_scores(self) -> dict:
+        """score() of greedy translations of the first dev_bleu_sentences dev pairs (BLEU, exact match...)."""
         pairs = self.dev_pairs[: self.settings.dev_bleu_sentences]
         hypotheses = translate_all(self.translator(), [s for s, _ in pairs], beam_size=1)
         self.model.train()
-        return score(hypotheses, [t for _, t in pairs])["bleu"]
+        return score(hypotheses, [t for _, t in pairs])
 
     def probe_ids(self, source: str, reference: str) -> tuple[list[int], list[int]]:
         """Source ids and the reference as output ids: probes are teacher-forced on the reference,
@@ -382,8 +451,9 @@ class TrainingRun:
         src_ids = self.tokenizer.encode(source)[: self.config.max_len - 1] + [self.config.eos_id]
         return src_ids, self.tokenizer.encode(reference)[: self.config.max_len - 1] + [self.config.eos_id]
 
-    def save_probes(self) -> None:
-        """Teacher-forced attention of the probe pairs at this step, float16, for the app."""
+    def probe_attention(self) -> dict[str, torch.Tensor]:
+        """Teacher-forced attention of the probe pairs now, float16: "probe{i}.{kind}" -> (layers,
+        heads, queries, keys)."""
         translator = self.translator()
         tensors = {}
         for i, probe in enumerate(self.probes):
@@ -391,6 +461,11 @@ class TrainingRun:
             for kind, maps in result.attention.items():
                 tensors[f"probe{i}.{kind}"] = maps.half().contiguous()
         self.model.train()
+        return tensors
+
+    def save_probes(self) -> None:
+        """The probes' attention at this step, for the app's replay of training."""
+        tensors = self.probe_attention()
         atomic_write(self.run_dir / "probes" / f"step-{self.step:07d}.safetensors", lambda tmp: save_file(tensors, tmp))
 
     def save_snapshot(self) -> None:
@@ -400,13 +475,17 @@ class TrainingRun:
         for old in sorted(folder.glob("step-*.safetensors"))[: -self.settings.average_last]:
             old.unlink()
 
-    def evaluate_now(self, train_loss: float, lr: float) -> None:
-        dev_loss, bleu = self.dev_loss(), self.dev_bleu()
+    def evaluate_now(self, train_loss: float, lr: float) -> dict:
+        """Score the dev set, save the probes' attention, log; the log row with the dev exact match."""
+        dev_loss, scores = self.dev_loss(), self.dev_scores()
+        bleu = scores["bleu"]
         self.save_probes()
-        self._append_log(self._row(train_loss, lr, dev_loss=round(dev_loss, 4), dev_bleu=bleu))
+        row = self._row(train_loss, lr, dev_loss=round(dev_loss, 4), dev_bleu=bleu)
+        self._append_log(row)
         self.say(
             f"step {self.step}: dev loss {dev_loss:.3f} (ppl {math.exp(min(dev_loss, 50)):.1f}), dev BLEU {bleu:.2f}"
         )
+        return row | {"dev_exact_match": scores["exact_match"]}
 
     def _row(self, train_loss: float, lr: float, **extra) -> dict:
         return {
@@ -422,8 +501,14 @@ class TrainingRun:
         }
 
     # the loop
-    def run(self, max_minutes: float | None = None) -> bool:
-        """Train until max_steps (returns True) or until max_minutes pass (returns False)."""
+    def run(
+        self, max_minutes: float | None = None, on_step: Callable[["TrainingRun", dict | None], bool] | None = None
+    ) -> bool:
+        """Train until max_steps (returns True) or until max_minutes pass or on_step asks to stop
+        (returns False). on_step(run, row), if given, is called after every step with the log row
+        written at that step (None if none; an evaluation's row adds dev_exact_match); a true
+        return stops the run, resumably: run() again goes on exactly as if it had not stopped.
+        (One process only: on_step is for the app's Train page, not for a distributed run.)"""
         s, d = self.settings, self.dist
         self.model.train()
         started, last_save = time.monotonic(), time.monotonic()
@@ -435,35 +520,41 @@ class TrainingRun:
             disable=not (self.progress and d.main),
             dynamic_ncols=True,
         )
-        window_loss, window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
+        window_tokens, window_start = 0, time.monotonic()
         while self.step < s.max_steps:
+            row = None
             t0 = time.monotonic()
             loss, tokens = self.train_step()
             self.elapsed += time.monotonic() - t0
             self.tokens += tokens
-            window_loss, window_steps, window_tokens = window_loss + loss, window_steps + 1, window_tokens + tokens
+            self.window_loss, self.window_steps = self.window_loss + loss, self.window_steps + 1
+            window_tokens += tokens
             lr = self.optimizer.param_groups[0]["lr"]
             bar.update(1)
             if d.main and (self.step % (s.snapshot_every or s.eval_every) == 0 or self.step == s.max_steps):
                 self.save_snapshot()
             if self.step % s.log_every == 0 or self.step % s.eval_every == 0 or self.step == s.max_steps:
                 rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
-                bar.set_postfix(loss=f"{window_loss / window_steps:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
+                train_loss = self.window_loss / self.window_steps
+                bar.set_postfix(loss=f"{train_loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
                 if d.main:
                     if self.step % s.eval_every == 0 or self.step == s.max_steps:
-                        self.evaluate_now(window_loss / window_steps, lr)
+                        row = self.evaluate_now(train_loss, lr)
                     else:
-                        self._append_log(self._row(window_loss / window_steps, lr))
-                window_loss, window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
+                        row = self._row(train_loss, lr)
+                        self._append_log(row)
+                self.window_loss, self.window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
             out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
+            asked_to_stop = on_step is not None and bool(on_step(self, row))
             due = time.monotonic() - last_save > 60 * s.save_minutes or (s.save_every and self.step % s.save_every == 0)
-            if d.main and (due or out_of_time or self.step == s.max_steps):
+            if d.main and (due or out_of_time or asked_to_stop or self.step == s.max_steps):
                 self.save_state()
                 last_save = time.monotonic()
             d.barrier()
-            if out_of_time and self.step < s.max_steps:
+            if (out_of_time or asked_to_stop) and self.step < s.max_steps:
                 bar.close()
-                self.say(f"stopped after {max_minutes} minutes at step {self.step}; run the same command to resume")
+                if out_of_time:
+                    self.say(f"stopped after {max_minutes} minutes at step {self.step}; run the same command to resume")
                 return False
         bar.close()
         return True
@@ -474,18 +565,33 @@ class TrainingRun:
         paths = sorted((self.run_dir / "snapshots").glob("step-*.safetensors"))[-self.settings.average_last :]
         if not paths:
             return self.model
-        total = None
+        model, total = Transformer(self.config), None
         for path in paths:
-            tensors = load_file(path)
+            tensors = read_tensors(path)
+            check_tensors(path, tensors, model, "saved by another [model] setting of this run?")
             total = tensors if total is None else {k: total[k] + tensors[k] for k in total}
-        model = Transformer(self.config)
         model.load_state_dict({k: v / len(paths) for k, v in total.items()}, strict=False)
         self.say(f"averaged {len(paths)} snapshots: {', '.join(p.stem for p in paths)}")
         return model.eval()
 
     def export(self) -> Path:
+        """Write the checkpoint folder: built beside it under a temporary name, then swapped in, so
+        that a run killed while exporting leaves the previous folder (or none), never one without
+        metrics.json."""
+        output = Path(self.recipe.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
+        try:
+            staging.chmod(0o755)  # mkdtemp makes an owner-only folder; a checkpoint is meant to be shared
+            self._write_checkpoint(staging)
+            replace_folder(staging, output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return output
+
+    def _write_checkpoint(self, output: Path) -> None:
         r = self.recipe
-        output = Path(r.output)
         model = self.averaged_model().cpu()
         info = {
             "name": r.name,
@@ -521,7 +627,8 @@ class TrainingRun:
             metrics[name] = evaluate(translator, sources, references, progress=self.progress)
             self.say(f"  {name}: {json.dumps({k: v for k, v in metrics[name].items() if 'signature' not in k})}")
         write_json(output / METRICS_FILE, metrics)
-        return output
+        self.say("head importance and pruning curve on the dev sample (for the app's Analysis page)")
+        write_importance_report(output, translator, load_dev_sample(output))
 
     def _export_probes(self, output: Path) -> None:
         """All probe snapshots in one safetensors file (keys step{N}.probe{i}.{kind}) and their

@@ -7,7 +7,8 @@ import torch
 
 from .checkpoint import load_model
 from .decoding import BeamNode, beam_search, greedy_decode, next_token_log_probs
-from .model import HeadGates, Transformer
+from .model import ATTENTION_KINDS, HeadGates, Transformer
+from .precision import PRECISIONS, for_inference
 from .tokenizer import Tokenizer
 
 
@@ -21,8 +22,8 @@ class Translation:
                                          target_tokens = ["<s>", y1, ..., yn]; zero above the diagonal.
       attention["cross"]   (L, H, T, S): row = decoder input target_tokens[i], column = source token.
     Decoder row i is the step that predicted output_tokens[i] (= target_tokens[i + 1], or
-    "</s>" at the end), with probability token_probs[i]; alternatives[i] lists that step's
-    most probable tokens as (token, probability), best first.
+    "</s>" at the end), with log-probability token_log_probs[i] (token_probs[i] = its exp);
+    alternatives[i] lists that step's most probable tokens as (token, probability), best first.
     """
 
     text: str
@@ -35,18 +36,25 @@ class Translation:
     truncated: bool = False  # the source was longer than the model's max_len and was cut
     source_ids: list[int] = field(default_factory=list, repr=False)
     output_ids: list[int] = field(default_factory=list, repr=False)
+    token_log_probs: list[float] = field(default_factory=list, repr=False)
 
     @property
     def log_prob(self) -> float:
-        return float(torch.tensor(self.token_probs).log().sum()) if self.token_probs else 0.0
+        """log P(output | source): summed log-probabilities, exact even where exp underflows."""
+        return sum(self.token_log_probs)
 
 
 class Translator:
     """A loaded model with its tokenizer and default decoding settings. Thread-safe: inference
-    only, no state is stored between calls."""
+    only, no state is stored between calls.
 
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, info: dict | None = None):
-        self.model = model.eval()
+    precision "fp32" runs the model as trained; "bf16" and "int8" run a converted copy for faster
+    CPU inference (see transformer.precision); attention maps are available in every precision.
+    """
+
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, info: dict | None = None, precision: str = "fp32"):
+        self.precision = precision
+        self.model = for_inference(model.eval(), precision)
         self.tokenizer = tokenizer
         self.info = info or {}
         self.config = model.config
@@ -58,7 +66,7 @@ class Translator:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.model.src_embed.table.weight.device  # int8 linear layers have no parameters
 
     @property
     def max_source_tokens(self) -> int:
@@ -69,6 +77,13 @@ class Translator:
         ids = self.tokenizer.encode(text)
         truncated = len(ids) > self.max_source_tokens
         return ids[: self.max_source_tokens] + [self.config.eos_id], truncated
+
+    def encode_sources(self, texts: list[str]) -> list[list[int] | None]:
+        """encode_source for many texts at once (the tokenizer works in parallel); None for
+        blank texts, which translate to ""."""
+        encoded = iter(self.tokenizer.encode_batch([t for t in texts if t.strip()]))
+        eos, room = self.config.eos_id, self.max_source_tokens
+        return [next(encoded)[:room] + [eos] if text.strip() else None for text in texts]
 
     def translate(
         self,
@@ -89,10 +104,16 @@ class Translator:
             for source in sources
         ]
 
-    def translate_text(self, texts: list[str], beam_size: int | None = None) -> list[str]:
-        """Translations only, without attention maps or probabilities: for scoring many sentences."""
-        sources = [self.encode_source(text)[0] if text.strip() else None for text in texts]
-        outputs = iter(self._decode([s for s in sources if s], beam_size))
+    def translate_text(self, texts: list[str], beam_size: int | None = None, max_len: int | None = None) -> list[str]:
+        """Translations only, without attention maps or probabilities: for scoring many sentences
+        (transformer.evaluation.translate_all batches them by length)."""
+        return self.translate_ids(self.encode_sources(texts), beam_size, max_len)
+
+    def translate_ids(
+        self, sources: list[list[int] | None], beam_size: int | None = None, max_len: int | None = None
+    ) -> list[str]:
+        """Translations of sources encoded by encode_sources (None: a blank text -> "")."""
+        outputs = iter(self._decode([s for s in sources if s], beam_size, max_len))
         return ["" if s is None else self.tokenizer.decode(next(outputs)) for s in sources]
 
     def _decode(
@@ -139,7 +160,7 @@ class Translator:
                 torch.tensor([src_ids], device=device), torch.tensor([decoder_input], device=device), head_gates
             )
             log_probs = next_token_log_probs(self.model, logits[0])  # (T, V)
-            probs = log_probs.gather(1, torch.tensor(output_ids, device=device)[:, None]).exp()[:, 0].tolist()
+            chosen = log_probs.gather(1, torch.tensor(output_ids, device=device)[:, None])[:, 0]  # (T,)
             top_probs, top_ids = log_probs.exp().topk(min(top_k, log_probs.size(-1)), dim=-1)
         alternatives = [
             list(zip(self.tokenizer.tokens(ids), p)) for ids, p in zip(top_ids.tolist(), top_probs.tolist())
@@ -150,8 +171,9 @@ class Translator:
             source_tokens=self.tokenizer.tokens(src_ids),
             target_tokens=self.tokenizer.tokens(decoder_input),
             output_tokens=self.tokenizer.tokens(output_ids),
-            token_probs=probs,
-            attention={kind: maps[0].cpu() for kind, maps in attention.items()},
+            token_probs=chosen.exp().tolist(),
+            token_log_probs=chosen.tolist(),
+            attention={kind: maps[0].float().cpu() for kind, maps in attention.items()},
             alternatives=alternatives,
             truncated=truncated,
             source_ids=src_ids,
@@ -160,18 +182,16 @@ class Translator:
 
     def _empty(self) -> Translation:
         c = self.config
-        empty = lambda layers: torch.zeros(layers, c.n_heads, 0, 0)  # noqa: E731
-        attention = {
-            "encoder": empty(c.n_encoder_layers),
-            "decoder": empty(c.n_decoder_layers),
-            "cross": empty(c.n_decoder_layers),
-        }
+        attention = {kind: torch.zeros(c.layers(kind), c.n_heads, 0, 0) for kind in ATTENTION_KINDS}
         return Translation(
             text="", source_tokens=[], target_tokens=[], output_tokens=[], token_probs=[], attention=attention
         )
 
 
-def load_checkpoint(path: str | Path) -> Translator:
-    """Load a checkpoint folder (see transformer.checkpoint) as a ready-to-use Translator."""
+def load_checkpoint(path: str | Path, precision: str = "fp32") -> Translator:
+    """Load a checkpoint folder (see transformer.checkpoint) as a ready-to-use Translator;
+    precision is one of PRECISIONS ("fp32", "bf16", "int8")."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     model, tokenizer, info = load_model(path)
-    return Translator(model, tokenizer, info)
+    return Translator(model, tokenizer, info, precision)

@@ -1,0 +1,70 @@
+"""bf16 and int8 inference copies, and the thread count chosen for a busy machine."""
+
+import os
+
+import pytest
+import torch
+
+from conftest import random_ids, tiny_config
+from transformer import Transformer, load_checkpoint, threads
+from transformer.precision import autocast, for_inference
+from transformer.threads import configure_threads, idle_cores
+
+
+@pytest.mark.parametrize("precision,tolerance", [("bf16", 0.15), ("int8", 0.15)])
+def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance):
+    model = Transformer(tiny_config()).eval()
+    c = model.config
+    src, tgt = random_ids(3, 7, c.src_vocab_size, pad_to=[7, 3, 5]), random_ids(3, 6, c.tgt_vocab_size)
+    converted = for_inference(model, precision)
+    assert converted is not model
+    with torch.inference_mode():
+        expected = model(src, tgt).log_softmax(-1)
+        got = converted(src, tgt).float().log_softmax(-1)
+    assert (got - expected).abs().max() < tolerance
+    assert next(model.parameters()).dtype == torch.float32  # the original is untouched
+
+
+def test_fp32_is_the_model_itself():
+    model = Transformer(tiny_config())
+    assert for_inference(model, "fp32") is model
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_attention_maps_survive_every_precision(tiny_checkpoint, precision):
+    translator = load_checkpoint(tiny_checkpoint, precision)
+    result = translator.translate(["a b c d"], beam_size=1, max_len=5)[0]
+    for maps in result.attention.values():
+        assert maps.dtype == torch.float32
+        torch.testing.assert_close(maps.sum(-1), torch.ones(maps.shape[:-1]), atol=1e-2, rtol=0)
+
+
+def test_bad_precisions_are_refused(tiny_checkpoint):
+    with pytest.raises(ValueError, match="precision"):
+        load_checkpoint(tiny_checkpoint, "fp8")
+    with pytest.raises(ValueError, match="fp32 or bf16"):
+        autocast("int8", torch.device("cpu"))
+
+
+def fake_cpu_times(monkeypatch, idle_fraction: float) -> None:
+    """/proc/stat as if the cores were idle this fraction of the sampling window."""
+    readings = iter([(0, 0), (int(1000 * idle_fraction), 1000)])
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(readings))
+
+
+def test_threads_follow_the_idle_cores(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    try:
+        fake_cpu_times(monkeypatch, 1.0)
+        assert idle_cores(window=0) == cores
+        fake_cpu_times(monkeypatch, 0.0)
+        assert idle_cores(window=0) == 1  # all busy: still one
+        fake_cpu_times(monkeypatch, 0.0)
+        assert configure_threads(None) == 1 and torch.get_num_threads() == 1
+        assert configure_threads(3) == 3 and torch.get_num_threads() == 3  # asked for: obeyed
+        monkeypatch.setattr(threads, "_cpu_times", lambda: None)  # no /proc/stat: the load average
+        monkeypatch.setattr(os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
+        assert idle_cores() == 1
+    finally:
+        torch.set_num_threads(before)
