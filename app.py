@@ -20,11 +20,14 @@ PAGES = [
         url_path="positional-encoding",
     ),
     st.Page("app_pages/masks.py", title="Masks", icon=":material/grid_on:", url_path="masks"),
+    st.Page("app_pages/inside.py", title="Inside a layer", icon=":material/layers:", url_path="inside"),
     st.Page(
         "app_pages/decoding.py", title="Decoding, step by step", icon=":material/account_tree:", url_path="decoding"
     ),
     st.Page("app_pages/model.py", title="Model card", icon=":material/schema:", url_path="model"),
     st.Page("app_pages/analysis.py", title="Analysis", icon=":material/insights:", url_path="analysis"),
+    st.Page("app_pages/lecture.py", title="Lecture", icon=":material/school:", url_path="lecture"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
 
@@ -34,8 +37,18 @@ def open_default_page() -> None:
     st.switch_page(TRANSLATE, query_params=st.query_params.to_dict())
 
 
-st.set_page_config(page_title="Transformer from scratch", page_icon=":material/translate:", layout="wide")
-page = st.navigation([st.Page(open_default_page, title="Home", default=True, visibility="hidden"), *PAGES])
+# On a projector the sidebar starts collapsed and the pages are a bar at the top.
+app_support.restore_presentation()
+st.set_page_config(
+    page_title="Transformer from scratch",
+    page_icon=":material/translate:",
+    layout="wide",
+    initial_sidebar_state="collapsed" if app_support.presenting() else "auto",
+)
+page = st.navigation(
+    [st.Page(open_default_page, title="Home", default=True, visibility="hidden"), *PAGES],
+    position="top" if app_support.presenting() else "sidebar",
+)
 notices = st.container()  # filled after the page has run, so the page's own notices are included
 app_support.sidebar()
 page.run()

@@ -2,24 +2,45 @@
 translations, the sidebar (presentation mode, checkpoint, decoding settings, model summary) and
 the shareable URL.
 
-Session state keys: "present", "ckpt", "beam_size", "max_len" (sidebar); "text", the sentence
+Session state keys: "present", "show_marker", "ckpt", "beam_size", "max_len" (sidebar); "text", the sentence
 every page shares; pages add their own (the Translate page: "kind", "layer", "head"). A URL value
 is only ever used as text to translate or compared with the listed checkpoint folder names and
 the model's layers, heads and steps: no path from a URL is ever opened.
 """
 
+import copy
+import dataclasses
+import functools
+import io
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
 import torch
 
+import app_gallery
+from figures.legibility import legible
+from figures.tokens import display_token, without_marker
 from transformer import CheckpointError, Translation, Translator, load_checkpoint
-from transformer.checkpoint import CONFIG_FILE, METRICS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, read_json
+from transformer.checkpoint import (
+    CONFIG_FILE,
+    MAX_TEXT_BYTES,
+    METRICS_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    read_bytes,
+    read_json,
+)
 from transformer.decoding import BeamNode
 
 ROOT = Path(__file__).resolve().parent
@@ -29,6 +50,11 @@ EXAMPLES = {"symbols": "a b c d e f g h"}  # source_language -> example text
 DEFAULT_EXAMPLE = "Two dogs are playing in the snow."
 MAX_TEXT_CHARS = 2000  # far beyond any model's max_len; only bounds the work a URL can ask for
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
+MAX_URL_DIGITS = 6  # more than any layer, head, step or sentence number needs
+# Translations and ablations kept per process. One of a max-length en-de input holds ~2.5 MB of
+# attention maps: 256 entries of those added 624 MB to a server that otherwise runs in ~500 MB.
+RESULT_CACHE_BYTES = 256 << 20
+T = TypeVar("T")
 TRAINING_LOG, MODEL_CARD = "training_log.csv", "README.md"  # optional files of a checkpoint folder
 
 # One intra-op thread per translation: these models are small, sessions run side by side, and
@@ -80,17 +106,27 @@ def _version(folder: Path) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def _load(folder: str, version: str) -> Translator | CheckpointError:
-    """One Translator per checkpoint version and process, shared by every session: it only runs
-    inference and keeps no state between calls. A failure is cached too, so a broken folder is
-    not read again on every rerun."""
+def _load_once(folder: str, version: str, precision: str) -> Translator | CheckpointError:
+    """One Translator per checkpoint version, precision and process, shared by every session: it
+    only runs inference and keeps no state between calls. A failure is kept too (Streamlit caches
+    no exception), so a broken folder is not read again on every rerun: load raises it."""
     try:
-        return load_checkpoint(folder)
+        return load_checkpoint(folder, precision)
     except CheckpointError as error:
         return error
 
 
-def _selected() -> Checkpoint | CheckpointError | None:
+def load(folder: str, version: str, precision: str = "fp32") -> Translator:
+    """The shared Translator of a checkpoint folder; CheckpointError if it does not load."""
+    loaded = _load_once(folder, version, precision)
+    if isinstance(loaded, CheckpointError):
+        raise CheckpointError(str(loaded))  # a new exception: the cached one gathers no tracebacks
+    return loaded
+
+
+def _selected() -> Checkpoint | None:
+    """The checkpoint picked in the sidebar, loaded (None if there is none); CheckpointError if it
+    does not load."""
     names = checkpoint_names()
     name = st.session_state.get("ckpt")
     if name not in names:
@@ -99,15 +135,16 @@ def _selected() -> Checkpoint | CheckpointError | None:
         return None
     folder = checkpoints_dir() / name  # a listed folder name, never a value taken from the URL
     version = _version(folder)
-    loaded = _load(str(folder), version)
-    return loaded if isinstance(loaded, CheckpointError) else Checkpoint(name, folder, version, loaded)
+    return Checkpoint(name, folder, version, load(str(folder), version))
 
 
 def current_checkpoint() -> Checkpoint | None:
     """The checkpoint picked in the sidebar, loaded; None if there is none or it is broken (the
     sidebar says why)."""
-    selected = _selected()
-    return selected if isinstance(selected, Checkpoint) else None
+    try:
+        return _selected()
+    except CheckpointError:
+        return None
 
 
 def checkpoint_for_page() -> Checkpoint | None:
@@ -124,66 +161,128 @@ def decoding_settings(checkpoint: Checkpoint) -> tuple[int, int | None]:
     return beam_size, st.session_state.get("max_len")
 
 
+def translation_precision() -> str:
+    """The sidebar's precision for translations ("int8" or "fp32"). Translations only: the
+    analysis pages take gradients, which need the fp32 model (checkpoint.translator)."""
+    return "int8" if st.session_state.get("int8") else "fp32"
+
+
 def decoding_label(beam_size: int) -> str:
     return "greedy" if beam_size == 1 else f"beam {beam_size}"
 
 
-@st.cache_data(max_entries=256, show_spinner="Translating…")
+def result_bytes(value) -> int:
+    """About how much memory a cached result holds: tensors by their data, containers and
+    dataclasses (a Translation, a beam tree) by their items, anything else by sys.getsizeof."""
+    if isinstance(value, torch.Tensor):
+        return value.nbytes
+    if isinstance(value, list | tuple):
+        return sys.getsizeof(value) + sum(map(result_bytes, value))
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(result_bytes(k) + result_bytes(v) for k, v in value.items())
+    if dataclasses.is_dataclass(value):
+        return sys.getsizeof(value) + sum(result_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return sys.getsizeof(value)
+
+
+class ResultCache:
+    """The least recently used results, up to max_bytes in all: a count of entries alone does not
+    bound the memory, since one translation of a max-length input holds megabytes of attention.
+    Thread-safe; each caller gets its own copy, as from st.cache_data."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.bytes = max_bytes, 0
+        self.entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The result stored under key, else compute() (stored if it fits)."""
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return copy.deepcopy(self.entries[key][0])
+        value = compute()  # outside the lock: other sessions go on meanwhile
+        size = result_bytes(value)
+        with self.lock:
+            if key not in self.entries and size <= self.max_bytes:
+                self.entries[key] = (value, size)
+                self.bytes += size
+                while self.bytes > self.max_bytes:
+                    _, (_, freed) = self.entries.popitem(last=False)
+                    self.bytes -= freed
+        return copy.deepcopy(value)
+
+
+@st.cache_resource
+def results() -> ResultCache:
+    """The process's cache of translations and ablations, shared by every session."""
+    return ResultCache(RESULT_CACHE_BYTES)
+
+
 def _translate(
-    folder: str, version: str, text: str, beam_size: int, max_len: int | None, prefix: str | None = None
+    folder: str,
+    version: str,
+    text: str,
+    settings: tuple[int, int | None],
+    prefix: str | None = None,
 ) -> tuple[Translation, list[list[BeamNode]], float]:
-    """The translation, its beam tree (empty when greedy) and the seconds it took."""
-    translator = _load(folder, version)
-    trace = [] if beam_size > 1 else None  # a trace would turn greedy decoding into a beam of one
-    start = time.perf_counter()
-    [translation] = translator.translate([text], beam_size=beam_size, max_len=max_len, prefix=prefix, trace=trace)
-    return translation, trace or [], time.perf_counter() - start
+    """The translation, its beam tree (empty when greedy) and the seconds it took, cached.
+    settings: (beam size, max output tokens) as decoding_settings gives them."""
+    (beam_size, max_len), precision = settings, translation_precision()
+
+    def compute() -> tuple[Translation, list[list[BeamNode]], float]:
+        translator = load(folder, version, precision)
+        trace = [] if beam_size > 1 else None  # a trace would turn greedy decoding into a beam of one
+        with st.spinner("Translating…"):
+            start = time.perf_counter()
+            [translation] = translator.translate(
+                [text], beam_size=beam_size, max_len=max_len, prefix=prefix, trace=trace
+            )
+            return translation, trace or [], time.perf_counter() - start
+
+    return results().get(("translate", folder, version, text, settings, precision, prefix), compute)
 
 
 def translate(checkpoint: Checkpoint, text: str) -> tuple[Translation, float]:
     """Translation of text with the sidebar's settings, and the seconds it took. Cached per
     (checkpoint, text, settings): reruns that only change a view never run the model."""
-    beam_size, max_len = decoding_settings(checkpoint)
-    translation, _, seconds = _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len)
+    translation, _, seconds = _translate(
+        str(checkpoint.folder), checkpoint.version, text, decoding_settings(checkpoint)
+    )
     return translation, seconds
 
 
 def decode(checkpoint: Checkpoint, text: str, prefix: str | None) -> tuple[Translation, list[list[BeamNode]]]:
     """Translation of text with the sidebar's settings, its start forced to prefix (None: free), and
     the beam tree of transformer.decoding (empty when greedy). Cached like translate."""
-    beam_size, max_len = decoding_settings(checkpoint)
-    translation, trace, _ = _translate(str(checkpoint.folder), checkpoint.version, text, beam_size, max_len, prefix)
+    settings = decoding_settings(checkpoint)
+    translation, trace, _ = _translate(str(checkpoint.folder), checkpoint.version, text, settings, prefix)
     return translation, trace
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _metrics(folder: str, version: str) -> dict | str:
-    """metrics.json's contents ({} if there is none), or the reason it cannot be read."""
+def _metrics(folder: str, version: str) -> dict:
     path = Path(folder) / METRICS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        return read_json(path)
-    except CheckpointError as error:
-        return str(error)
+    return read_json(path) if path.exists() else {}
 
 
-def metrics(checkpoint: Checkpoint) -> dict | str:
-    """The checkpoint's metrics.json ({set: {bleu, chrf, ...}}, {} if absent), or why it cannot be read."""
+def metrics(checkpoint: Checkpoint) -> dict:
+    """The checkpoint's metrics.json ({set: {bleu, chrf, ...}}, {} if absent); CheckpointError
+    if it cannot be read."""
     return _metrics(str(checkpoint.folder), checkpoint.version)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _training_log(path: str, modified: int) -> pd.DataFrame | str:
+def _training_log(path: str, modified: int) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors
-        return f"{path}: {error}"
+        return pd.read_csv(io.BytesIO(read_bytes(path, MAX_TEXT_BYTES)))
+    except ValueError as error:  # pandas' parser errors are ValueErrors
+        raise CheckpointError(f"{path}: {error}") from None
 
 
-def training_log(checkpoint: Checkpoint) -> pd.DataFrame | str | None:
-    """training_log.csv as a table, None if the checkpoint has none, or why it cannot be read.
-    Cached per modification time: a log that grows is read again."""
+def training_log(checkpoint: Checkpoint) -> pd.DataFrame | None:
+    """training_log.csv as a table, None if the checkpoint has none; CheckpointError if it cannot
+    be read. Cached per modification time: a log that grows is read again."""
     path = checkpoint.folder / TRAINING_LOG
     try:
         modified = path.stat().st_mtime_ns
@@ -195,9 +294,21 @@ def training_log(checkpoint: Checkpoint) -> pd.DataFrame | str | None:
 def model_card(checkpoint: Checkpoint) -> str | None:
     """The checkpoint's README.md (its model card, with the data credits), or None."""
     try:
-        return (checkpoint.folder / MODEL_CARD).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return read_bytes(checkpoint.folder / MODEL_CARD, MAX_TEXT_BYTES).decode("utf-8")
+    except (CheckpointError, UnicodeDecodeError):
         return None
+
+
+def without_section(markdown: str, heading: str) -> str:
+    """markdown without its level-2 sections whose heading starts with heading ("## Scores (…)"
+    up to the next "## "): the Model card page draws its scores once, from metrics.json."""
+    kept, skipping = [], False
+    for line in markdown.splitlines(keepends=True):
+        if line.startswith("## "):
+            skipping = line[3:].startswith(heading)
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def bleu_summary(metrics: dict) -> str | None:
@@ -218,9 +329,16 @@ def url_param(key: str) -> str | None:
     return st.session_state["_url"].pop(key, None)
 
 
+def url_number(value: str) -> int | None:
+    """A whole number as a link spells it (ASCII digits, at most MAX_URL_DIGITS), or None: int()
+    refuses numbers of thousands of digits with a ValueError, which would stop the page."""
+    return int(value) if value.isascii() and value.isdecimal() and len(value) <= MAX_URL_DIGITS else None
+
+
 def parse_number(value: str, count: int) -> int | None:
     """A 1-based number from the URL as a 0-based index below count, or None if it is not one."""
-    return int(value) - 1 if value.isdecimal() and 1 <= int(value) <= count else None
+    number = url_number(value)
+    return number - 1 if number is not None and 1 <= number <= count else None
 
 
 def restore_param(param: str, key: str | None, parse: Callable[[str], object | None], rejected: str) -> None:
@@ -249,13 +367,14 @@ def keep_valid(key: str, options: list, default) -> None:
         st.session_state[key] = default
 
 
-def restore_text() -> None:
-    """Seed the shared sentence (key "text") from the link the session was opened with."""
-    text = url_param("text")
+def restore_text(param: str = "text", limit: int = MAX_TEXT_CHARS) -> None:
+    """Seed st.session_state[param] (by default the shared sentence) from the link the session was
+    opened with, cut to limit characters with a notice."""
+    text = url_param(param)
     if text is not None:
-        if len(text) > MAX_TEXT_CHARS:
-            notice(f"The link's text was cut to {MAX_TEXT_CHARS} characters.")
-        st.session_state["text"] = text[:MAX_TEXT_CHARS]
+        if len(text) > limit:
+            notice(f"The link's {param} was cut to {limit} characters.")
+        st.session_state[param] = text[:limit]
 
 
 def sentence_input(checkpoint: Checkpoint) -> str:
@@ -282,9 +401,43 @@ def show_notices() -> None:
         st.warning(message, icon=":material/link_off:")
 
 
+# The address bar's parameters while a page is shown inside another (a lecture step), else None.
+_FIXED_URL: ContextVar[dict | None] = ContextVar("fixed_url", default=None)
+
+
+@contextmanager
+def fixed_url(**params) -> Iterator[None]:
+    """Inside, set_url mirrors params (and presentation mode) instead of the page's view: a lecture
+    shows pages under its own URL, /lecture?step=N."""
+    token = _FIXED_URL.set(params)
+    try:
+        yield
+    finally:
+        _FIXED_URL.reset(token)
+
+
+def fragment(function: Callable[..., None], run_every: float | None = None) -> Callable[..., None]:
+    """st.fragment(function, run_every=...) that keeps the fixed_url of the run that drew it: on a
+    lecture slide, the fragment rerun alone (without the lecture around it) still mirrors the
+    lecture's URL, not its page's view."""
+    fixed = _FIXED_URL.get()
+
+    @functools.wraps(function)  # its name identifies the fragment
+    def run(*args, **kwargs) -> None:
+        token = _FIXED_URL.set(fixed)
+        try:
+            function(*args, **kwargs)
+        finally:
+            _FIXED_URL.reset(token)
+
+    return st.fragment(run, run_every=run_every)
+
+
 def set_url(**params) -> None:
     """Mirror the view in the address bar, so that it can be bookmarked or shared."""
-    values = {"ckpt": st.session_state.get("ckpt"), "present": 1 if presenting() else None, **params}
+    fixed = _FIXED_URL.get()
+    view = {"ckpt": st.session_state.get("ckpt"), **params} if fixed is None else fixed
+    values = {"present": 1 if presenting() else None, **view}
     values = {key: str(value) for key, value in values.items() if value is not None}
     if st.query_params.to_dict() != values:
         st.query_params.from_dict(values)
@@ -294,7 +447,7 @@ def _checkpoint_changed() -> None:
     """Another model: its own decoding defaults, and its own example unless the text was edited."""
     for key in ("beam_size", "max_len"):
         st.session_state.pop(key, None)
-    if st.session_state.get("text") in (DEFAULT_EXAMPLE, *EXAMPLES.values()):
+    if st.session_state.get("text") in {DEFAULT_EXAMPLE, *EXAMPLES.values(), *app_gallery.gallery_texts()}:
         del st.session_state["text"]
 
 
@@ -326,6 +479,12 @@ def _decoding_widgets(translator: Translator) -> None:
         placeholder="automatic",
         help=f"Empty: {translator.max_len_a:g} × source tokens + {translator.max_len_b}.",
     )
+    st.toggle(
+        "int8 inference",
+        key="int8",
+        help="Translate with int8 linear layers (dynamic quantization): faster on the CPU, attention maps "
+        "unchanged in kind, scores within about half a BLEU point. The analysis pages keep the fp32 model.",
+    )
 
 
 def _summary(checkpoint: Checkpoint) -> None:
@@ -339,11 +498,11 @@ def _summary(checkpoint: Checkpoint) -> None:
         f"{config.n_encoder_layers} encoder + {config.n_decoder_layers} decoder layers, "
         f"{config.n_heads} heads, d_model {config.d_model}",
     ]
-    metrics = _metrics(str(checkpoint.folder), checkpoint.version)
-    if isinstance(metrics, str):
-        lines.append(f"Test BLEU unavailable: {metrics}")
-    elif summary := bleu_summary(metrics):
-        lines.append(f"Test BLEU: {summary}")
+    try:
+        if summary := bleu_summary(metrics(checkpoint)):
+            lines.append(f"Test BLEU: {summary}")
+    except CheckpointError as error:
+        lines.append(f"Test BLEU unavailable: {error}")
     st.markdown("  \n".join(lines))
     if info.get("description"):
         st.caption(info["description"])
@@ -353,12 +512,12 @@ def _summary(checkpoint: Checkpoint) -> None:
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
 PLOTLY_DEFAULT_HEIGHT = 450  # what Plotly draws when a figure sets no height
-# Streamlit sizes its text in rem, so a larger root font enlarges all of it; the page's side margins
-# shrink to leave the figures their width. The sidebar keeps only this toggle and the checkpoint;
+# Streamlit sizes its text in rem, so a larger root font enlarges all of it; the page's margins
+# shrink to leave the figures their width and height. The sidebar keeps only this toggle and the checkpoint;
 # download buttons are hidden too.
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
-[data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; max-width: none; }
+[data-testid="stMainBlockContainer"] { padding: 3.5rem 1.5rem 1.5rem !important; max-width: none; }
 .st-key-sidebar_details, [data-testid="stDownloadButton"] { display: none; }
 </style>"""
 
@@ -367,7 +526,8 @@ def presenting() -> bool:
     return bool(st.session_state.get("present"))
 
 
-def _restore_presentation_from_url() -> None:
+def restore_presentation() -> None:
+    """Presentation mode from the link (?present=1), before the page is laid out (app.py)."""
     value = url_param("present")
     if value is None:
         return
@@ -379,20 +539,44 @@ def _restore_presentation_from_url() -> None:
 
 # --- the sidebar ---------------------------------------------------------------------------
 
+KEPT_ACROSS_PAGES = ("text", "kind", "layer", "head", "head_view_heads")  # widget keys kept per session
+
+
+def _presentation_changed() -> None:
+    st.session_state["show_marker"] = not st.session_state["present"]
+
+
+def shown_tokens(tokens: list[str]) -> list[str]:
+    """tokens as the sidebar's "Show ▁" switch displays them (figures.tokens.display_token)."""
+    return [display_token(token, st.session_state.get("show_marker", True)) for token in tokens]
+
 
 def sidebar() -> None:
     """Presentation mode, checkpoint picker, decoding settings and a short model summary; the
     settings live in st.session_state, where current_checkpoint and translate read them."""
     # A widget's value is dropped at the end of a run that shows no widget with its key: assigning
-    # it to itself keeps the shared sentence while a page without a sentence is open.
-    if "text" in st.session_state:
-        st.session_state["text"] = st.session_state["text"]
+    # it to itself keeps the shared sentence and the Translate view while another page is open (or
+    # Translate shows no map, its text empty).
+    for key in KEPT_ACROSS_PAGES:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     names = checkpoint_names()
     with st.sidebar:
-        _restore_presentation_from_url()
-        st.toggle("Presentation mode", key="present", help="Larger text and figures, fewer controls: for a projector.")
+        st.toggle(
+            "Presentation mode",
+            key="present",
+            on_change=_presentation_changed,
+            help="Larger text and figures, fewer controls: for a projector.",
+        )
         if presenting():
             st.html(PRESENTATION_CSS)
+        st.session_state.setdefault("show_marker", not presenting())
+        st.toggle(
+            "Show ▁ (word start)",
+            key="show_marker",
+            help="Subword tokens that start a word begin with ▁ in the vocabulary; off, every figure shows them "
+            "without it (off by default in presentation mode).",
+        )
         if not names:
             st.error(f"No checkpoint folders in {checkpoints_dir()}.")
             return
@@ -400,9 +584,10 @@ def sidebar() -> None:
         if st.session_state.get("ckpt") not in names:
             st.session_state["ckpt"] = default_checkpoint(names)
         st.selectbox("Checkpoint", names, key="ckpt", on_change=_checkpoint_changed)
-        selected = _selected()
-        if isinstance(selected, CheckpointError):
-            st.error(f"Cannot load this checkpoint: {selected}")
+        try:
+            selected = _selected()
+        except CheckpointError as error:
+            st.error(f"Cannot load this checkpoint: {error}")
             return
         # Hidden, not skipped, in presentation mode: a widget that is not drawn loses its value.
         with st.container(key="sidebar_details"):
@@ -414,13 +599,15 @@ def sidebar() -> None:
 
 def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
-    click on a point call it (the chart's selection is then in st.session_state[key]). In
-    presentation mode the figure is drawn taller and with larger text."""
+    click on a point call it (the chart's selection is then in st.session_state[key]). Token axes
+    too long for their labels show every k-th; in presentation mode the figure is drawn taller and
+    no text in it is smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens lose their
+    word-start marker."""
     if presenting():
-        figure.update_layout(
-            height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE),
-            font_size=PRESENT_FONT_SIZE,
-        )
+        figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
+    figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None)
+    if not st.session_state.get("show_marker", True):
+        figure = without_marker(figure)
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
     if on_select is None:
         st.plotly_chart(figure, key=key, config=config)

@@ -1,26 +1,55 @@
-"""Decoding, step by step: a slider over the steps of one translation; at each step the prefix so
-far, the most probable next tokens and that step's encoder-decoder attention in every layer and
-head; with a beam, the beam tree and the chosen path; and a forced prefix, fed to the decoder as
-if the model had produced it (teacher forcing made visible). Text, prefix and step live in the URL."""
+"""Decoding, step by step: a slider over the steps of one translation (with play/pause and
+previous/next); at each step the prefix so far, the most probable next tokens and that step's
+encoder-decoder attention in every layer and head; with a beam, the beam tree, the chosen path and
+the finished hypotheses; a forced prefix, fed to the decoder as if the model had produced it
+(teacher forcing made visible); and sampling (temperature, top-k, top-p, seed) beside greedy and
+beam search. Text, prefix, mode, sampling settings and step live in the URL."""
 
 import streamlit as st
 
+import app_gallery
+import app_sampling
 import app_support
-from figures import beam_tree, next_token_bars, step_attention
+from figures import beam_tree, finished_hypotheses, next_token_bars, sampling_bars, step_attention
 from transformer import Translation
 from transformer.decoding import BeamNode, best_path
+from transformer.sampling import Sampling
 
 MAX_PREFIX_CHARS = 500
+PLAY_SECONDS = 1.5  # between two steps while playing
+SEARCH, SAMPLE = "search", "sample"  # the modes, as the URL spells them
 
 
-def restore_prefix_from_url() -> None:
-    prefix = app_support.url_param("prefix")
-    if prefix is not None:
-        st.session_state["prefix"] = prefix[:MAX_PREFIX_CHARS]
+def move_step(delta: int, n_steps: int) -> None:
+    st.session_state["step"] = min(max(st.session_state["step"] + delta, 1), n_steps)
+
+
+def step_buttons(n_steps: int) -> None:
+    """Previous, play/pause and next. Playing advances one step per run of the stepper (a
+    fragment rerun every PLAY_SECONDS) and stops at the last; play at the last starts over."""
+    playing = st.session_state.get("playing", False)
+    if playing and st.session_state["step"] < n_steps:
+        move_step(1, n_steps)
+    elif playing:
+        st.session_state["playing"] = False
+        st.rerun()  # the whole page: the stepper stops rerunning itself
+    step = st.session_state["step"]
+    previous_column, play_column, next_column, _ = st.columns([1, 1, 1, 3])
+    previous_column.button(
+        "Previous", key="step_previous", on_click=move_step, args=(-1, n_steps), disabled=step == 1, width="stretch"
+    )
+    if play_column.button("Pause" if playing else "Play", key="step_play", type="primary", width="stretch"):
+        st.session_state["playing"] = not playing
+        if not playing and step == n_steps:
+            st.session_state["step"] = 1
+        st.rerun()  # the whole page: the stepper starts (or stops) rerunning itself
+    next_column.button(
+        "Next", key="step_next", on_click=move_step, args=(1, n_steps), disabled=step == n_steps, width="stretch"
+    )
 
 
 def choose_step(n_steps: int) -> int:
-    """The step shown, 0-based: a slider over the steps (from the URL once)."""
+    """The step shown, 0-based: a slider over the steps (from the URL once) with its buttons."""
 
     def slider_value(step: str) -> int | None:  # the slider counts from 1
         index = app_support.parse_number(step, n_steps)
@@ -32,27 +61,30 @@ def choose_step(n_steps: int) -> int:
     app_support.keep_valid("step", list(range(1, n_steps + 1)), 1)
     if n_steps == 1:  # a slider needs two values
         return 0
+    step_buttons(n_steps)
     return (
         st.slider("Step", 1, n_steps, key="step", help="Each step feeds the tokens so far and predicts one more.") - 1
     )
 
 
-def show_step(translation: Translation, step: int, n_forced: int) -> None:
+def show_step(translation: Translation, step: int, n_forced: int, sampled: list | None, settings: str) -> None:
+    """One step: the decoder's input, the next tokens (sampled: before and after the reshaping)
+    and the step's encoder-decoder attention."""
     forced = step < n_forced
     prefix = translation.target_tokens[: step + 1]
     st.markdown(f"**Step {step + 1} of {len(translation.output_tokens)}: the decoder's input so far**")
-    st.code(" ".join(prefix), language=None, wrap_lines=True)
+    st.code(" ".join(app_support.shown_tokens(prefix)), language=None, wrap_lines=True)
     if n_forced:
         st.caption(f"The first {n_forced} tokens after `<s>` are forced by the prefix; the model continues after them.")
     bars_column, attention_column = st.columns([2, 3])
     with bars_column:
-        app_support.plotly_chart(
-            next_token_bars(
+        if sampled:
+            figure = sampling_bars(sampled[step], translation.output_tokens[step], settings)
+        else:
+            figure = next_token_bars(
                 translation.alternatives[step], translation.output_tokens[step], translation.token_probs[step], forced
-            ),
-            key="next_tokens",
-            filename=f"next-token-step-{step + 1}",
-        )
+            )
+        app_support.plotly_chart(figure, key="next_tokens", filename=f"next-token-step-{step + 1}")
         if forced:
             st.caption("Forced: the model was not asked, the bars show what it would have preferred.")
     with attention_column:
@@ -88,6 +120,72 @@ def show_beam(checkpoint: app_support.Checkpoint, trace: list[list[BeamNode]], f
         key="beam_tree",
         filename="beam-tree",
     )
+    st.subheader("Finished hypotheses")
+    st.dataframe(
+        finished_hypotheses(
+            trace, [app_support.shown_tokens(tokens([n.token for n in nodes])) for nodes in trace], best_path(trace)
+        ),
+        hide_index=True,
+        key="finished_hypotheses",
+        column_config={
+            "log-probability": st.column_config.NumberColumn(format="%.3f"),
+            "length-normalised": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.caption(
+        f"Ranked by the log-probability divided by the length penalty ((5 + length) / 6)^α, α = "
+        f"{checkpoint.translator.length_penalty:g}: without it, shorter hypotheses would always win."
+    )
+
+
+def choose_mode(checkpoint: app_support.Checkpoint) -> str:
+    """Greedy or beam search (the sidebar's beam size), or sampling; from the URL once."""
+    app_support.restore_param(
+        "mode",
+        "decoding_mode",
+        lambda mode: mode if mode in (SEARCH, SAMPLE) else None,
+        f"The link's mode is not {SEARCH} or {SAMPLE}; showing {SEARCH}.",
+    )
+    app_support.keep_valid("decoding_mode", [SEARCH, SAMPLE], SEARCH)
+    beam_size, _ = app_support.decoding_settings(checkpoint)
+    names = {SEARCH: f"{app_support.decoding_label(beam_size).capitalize()} (sidebar)", SAMPLE: "Sampling"}
+    return st.segmented_control("Decoding", names, format_func=names.get, key="decoding_mode", required=True)
+
+
+def stepper(
+    checkpoint: app_support.Checkpoint,
+    translation: Translation,
+    trace: list[list[BeamNode]],
+    forced: list[int],
+    sampled: list | None,
+    settings: str,
+    url: dict,
+) -> None:
+    """The step controls and what they show, rerun on their own (a fragment, every PLAY_SECONDS
+    while playing). sampled: each step's (token, model, sampling probability) when sampling,
+    described by settings."""
+    n_steps = len(translation.output_tokens)
+    step = choose_step(n_steps)
+    show_step(translation, step, min(len(forced), n_steps), sampled, settings)
+    if trace:
+        show_beam(checkpoint, trace, forced, step)
+    elif not sampled:
+        st.caption("Greedy decoding keeps one hypothesis: pick a beam size above 1 in the sidebar to see a beam tree.")
+    app_support.set_url(**url, step=step + 1)
+
+
+def decode(checkpoint: app_support.Checkpoint, text: str, prefix: str, settings: Sampling | None):
+    """(translation, beam tree, forced ids, each step's sampling bars or None): sampled with settings,
+    else searched with the sidebar's beam and the prefix forced; None after an error on a bad prefix."""
+    if settings is not None:
+        translation, sampled = app_sampling.sample(checkpoint, text, settings)
+        return translation, [], [], sampled
+    try:
+        translation, trace = app_support.decode(checkpoint, text, prefix if prefix.strip() else None)
+    except ValueError as error:  # a prefix holding <s>, </s> or <pad>
+        st.error(f"Cannot force this prefix: {error}.")
+        return None
+    return translation, trace, checkpoint.translator.tokenizer.encode(prefix), None
 
 
 def main() -> None:
@@ -95,7 +193,11 @@ def main() -> None:
     checkpoint = app_support.checkpoint_for_page()
     if checkpoint is None:
         return
-    restore_prefix_from_url()
+    app_support.restore_text("prefix", MAX_PREFIX_CHARS)
+    app_support.restore_text()  # before the gallery, which says what to look at in the sentence
+    app_gallery.gallery(checkpoint.translator.info.get("source_language"), key="decoding_example")
+    mode = choose_mode(checkpoint)
+    settings = app_sampling.controls() if mode == SAMPLE else None
     text_column, prefix_column = st.columns(2)
     with text_column:
         text = app_support.sentence_input(checkpoint)
@@ -105,38 +207,37 @@ def main() -> None:
             key="prefix",
             max_chars=MAX_PREFIX_CHARS,
             placeholder="the beginning of the translation",
-            help="These tokens are fed to the decoder as if the model had produced them; it continues from there.",
+            disabled=mode == SAMPLE,
+            help="These tokens are fed to the decoder as if the model had produced them; it continues from there "
+            "(greedy and beam search).",
         )
+    url = dict(text=text, prefix=prefix or None, **(app_sampling.url_params(settings) if settings else {}))
     if not text.strip():
         st.info("Type a sentence to decode it step by step.")
-        app_support.set_url(text=text, prefix=prefix or None)
+        app_support.set_url(**url)
         return
-    try:
-        translation, trace = app_support.decode(checkpoint, text, prefix if prefix.strip() else None)
-    except ValueError as error:  # a prefix holding <s>, </s> or <pad>
-        st.error(f"Cannot force this prefix: {error}.")
-        app_support.set_url(text=text, prefix=prefix)
+    decoded = decode(checkpoint, text, prefix, settings)
+    if decoded is None:
+        app_support.set_url(**url)
         return
-    forced = checkpoint.translator.tokenizer.encode(prefix)
-    beam_size, _ = app_support.decoding_settings(checkpoint)
+    translation, trace, forced, sampled = decoded
     if translation.output_ids[: len(forced)] != forced:
         st.warning(
             "The prefix does not fit in the output limit: shorten it or raise “Max output tokens” in the sidebar."
         )
     st.markdown("**Translation**")
     st.code(translation.text, language=None, wrap_lines=True)
-    st.caption(f"{len(translation.output_tokens)} tokens, {app_support.decoding_label(beam_size)}.")
-    n_steps = len(translation.output_tokens)
-    if not n_steps:
-        app_support.set_url(text=text, prefix=prefix or None)
+    beam_size, _ = app_support.decoding_settings(checkpoint)
+    described = app_sampling.describe(settings) if settings else ""
+    how = f"sampled: {described}, seed {settings.seed}" if settings else app_support.decoding_label(beam_size)
+    st.caption(f"{len(translation.output_tokens)} tokens, {how}.")
+    if not translation.output_tokens:
+        app_support.set_url(**url)
         return
-    step = choose_step(n_steps)
-    show_step(translation, step, min(len(forced), n_steps))
-    if trace:
-        show_beam(checkpoint, trace, forced, step)
-    else:
-        st.caption("Greedy decoding keeps one hypothesis: pick a beam size above 1 in the sidebar to see a beam tree.")
-    app_support.set_url(text=text, prefix=prefix or None, step=step + 1)
+    playing = st.session_state.get("playing", False)
+    app_support.fragment(stepper, run_every=PLAY_SECONDS if playing else None)(
+        checkpoint, translation, trace, forced, sampled, described, url
+    )
 
 
 main()

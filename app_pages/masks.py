@@ -16,8 +16,8 @@ from figures import (
     query_key_tokens,
 )
 from transformer.analysis import attention_steps
+from transformer.data import collate
 from transformer.masks import decoder_mask, look_ahead_mask, padding_mask
-from transformer.training import collate
 
 MAX_SENTENCES = 6  # enough to show padding; the grids stay legible
 BATCH_EXAMPLES = {"symbols": "a b c d e f g h\nx y z\n1 2 3 4 5"}  # source_language -> example batch
@@ -32,9 +32,7 @@ EQUATION = (
 
 def restore_from_url() -> None:
     for key in ("batch", "targets"):
-        value = app_support.url_param(key)
-        if value is not None:
-            st.session_state[key] = value[: app_support.MAX_TEXT_CHARS]
+        app_support.restore_text(key)
 
 
 def mirror_url() -> None:
@@ -116,7 +114,9 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
             )
     st.caption(
         "The source padding mask is one row, (batch, 1, 1, keys), broadcast over the queries; the "
-        "encoder–decoder attention uses it too, with the decoder's tokens as queries."
+        "encoder–decoder attention uses it too, with the decoder's tokens as queries. The masks hide "
+        "`<pad>` *keys* only: the `<pad>` *query* rows are computed like the others (a batch is one "
+        "rectangle) and thrown away — no loss is taken at a padded position and no real token reads them."
     )
 
 
@@ -132,7 +132,7 @@ def attention_by_steps(checkpoint: app_support.Checkpoint, src, tgt, source_toke
     )
     app_support.keep_valid("steps_kind", list(KINDS), DEFAULT_KIND)
     kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="steps_kind", required=True)
-    n_layers = config.n_encoder_layers if kind == "encoder" else config.n_decoder_layers
+    n_layers = config.layers(kind)
     layer_column, head_column, _ = st.columns([1, 1, 2])
     app_support.restore_param(
         "layer",
@@ -152,7 +152,10 @@ def attention_by_steps(checkpoint: app_support.Checkpoint, src, tgt, source_toke
     head = head_column.selectbox("Head", range(config.n_heads), key="steps_head", format_func=head_label)
 
     rows = slice(sentence, sentence + 1)  # the sentence with its padding, as in the batch
-    steps = attention_steps(checkpoint.translator.model, src[rows], tgt[rows], kind, layer, head)
+    # The batch stays on the CPU for the figures; the model may be on a GPU.
+    device = checkpoint.translator.device
+    steps = attention_steps(checkpoint.translator.model, src[rows].to(device), tgt[rows].to(device), kind, layer, head)
+    steps = {name: value.cpu() for name, value in steps.items()}
     queries, keys = query_key_tokens(kind, source_tokens[sentence], target_tokens[sentence])
     figures = attention_step_figures(steps, queries, keys)
     st.caption(

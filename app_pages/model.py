@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import app_support
-from figures import architecture_diagram, parameter_bars, training_curves
+from figures import DIAGRAM_MIN_WIDTH, architecture_diagram, parameter_bars, training_curves
+from transformer import CheckpointError
 from transformer.analysis import parameter_counts
 
 LEARNING_RATE = r"lrate = d_{model}^{-0.5} \cdot \min\left(step^{-0.5},\ step \cdot warmup\_steps^{-1.5}\right)"
@@ -51,12 +52,13 @@ def as_text(value) -> str:
 
 def show_training(checkpoint: app_support.Checkpoint) -> None:
     st.header("Training")
-    log = app_support.training_log(checkpoint)
+    try:
+        log = app_support.training_log(checkpoint)
+    except CheckpointError as error:
+        st.error(f"The training log cannot be read: {error}")
+        return
     if log is None:
         st.info("This checkpoint has no training_log.csv.")
-        return
-    if isinstance(log, str):
-        st.error(f"The training log cannot be read: {log}")
         return
     try:
         figure = training_curves(log)
@@ -68,16 +70,18 @@ def show_training(checkpoint: app_support.Checkpoint) -> None:
     app_support.plotly_chart(figure, key="training_curves", filename=f"training-{checkpoint.name}")
 
 
-def show_scores(checkpoint: app_support.Checkpoint) -> None:
+def show_scores(checkpoint: app_support.Checkpoint) -> bool:
+    """The scores of metrics.json as a table; whether there were any."""
     st.header("Scores")
-    metrics = app_support.metrics(checkpoint)
-    if isinstance(metrics, str):
-        st.error(f"metrics.json cannot be read: {metrics}")
-        return
+    try:
+        metrics = app_support.metrics(checkpoint)
+    except CheckpointError as error:
+        st.error(f"metrics.json cannot be read: {error}")
+        return False
     sets = {name: values for name, values in metrics.items() if isinstance(values, dict)}
     if not sets:
         st.info("This checkpoint has no metrics.json.")
-        return
+        return False
     table = pd.DataFrame(
         [
             {"set": name, **{title: values.get(key) for key, title in SCORE_COLUMNS.items()}}
@@ -86,6 +90,7 @@ def show_scores(checkpoint: app_support.Checkpoint) -> None:
     )
     st.dataframe(table, hide_index=True, key="scores")
     st.caption("From metrics.json: BLEU and chrF by sacreBLEU on detokenized text (signatures in the file).")
+    return True
 
 
 def main() -> None:
@@ -100,7 +105,13 @@ def main() -> None:
         f"{info.get('target_language', '?')}. {info.get('description', '')}"
     )
     st.header("Architecture")
-    app_support.plotly_chart(architecture_diagram(translator.config), key="architecture", filename="architecture")
+    # On a phone the diagram keeps the width its texts need and scrolls sideways.
+    st.html(
+        f"<style>.st-key-architecture_frame {{ overflow-x: auto; }} "
+        f".st-key-architecture {{ min-width: {DIAGRAM_MIN_WIDTH}px; }}</style>"
+    )
+    with st.container(key="architecture_frame"):
+        app_support.plotly_chart(architecture_diagram(translator.config), key="architecture", filename="architecture")
     counts_column, settings_column = st.columns(2)
     with counts_column:
         st.header("Parameters")
@@ -111,8 +122,10 @@ def main() -> None:
         st.header("Hyperparameters")
         st.dataframe(settings_table(checkpoint), hide_index=True, key="settings")
     show_training(checkpoint)
-    show_scores(checkpoint)
+    scored = show_scores(checkpoint)
     card = app_support.model_card(checkpoint)
+    if card is not None and scored:  # the scores once: the table above, not again in the card
+        card = app_support.without_section(card, "Scores")
     if card is not None:
         st.header("Model card and data credits")
         with st.container(border=True):

@@ -79,7 +79,7 @@ def sentence_parts(checkpoint: app_support.Checkpoint) -> str:
     ids, truncated = translator.encode_source(text)
     if truncated:
         st.warning(f"Only the first {translator.max_source_tokens} tokens are shown: this model's limit.")
-    embeddings, positional = embedding_parts(translator.model, ids)
+    embeddings, positional = (part.cpu() for part in embedding_parts(translator.model, ids))  # on the model's device
     app_support.plotly_chart(
         embedding_parts_figure(embeddings, positional, translator.tokenizer.tokens(ids)),
         key="pe_sentence",

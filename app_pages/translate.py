@@ -4,6 +4,8 @@ URL, so a bookmark restores it."""
 
 import streamlit as st
 
+import app_defaults
+import app_gallery
 import app_support
 from figures import (
     HEAD_VIEW_FONT_SIZE,
@@ -21,10 +23,13 @@ from figures import (
     token_probabilities,
 )
 from transformer import Translation
+from transformer.guardrails import language_warning, unknown_parts
 
 AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
 NO_HEADS = "none"  # the URL value of a head view with every head unselected
-DEFAULT_KIND, DEFAULT_LAYER, DEFAULT_HEAD = "cross", 0, AVERAGE  # the cross-attention shows the alignment
+# The cross-attention shows the alignment; its layer and the head view's one head are the
+# checkpoint's sharpest (app_support.sharpest_cross_attention).
+DEFAULT_KIND, DEFAULT_HEAD = "cross", AVERAGE
 
 
 def head_param(head: int | str) -> str:
@@ -32,10 +37,10 @@ def head_param(head: int | str) -> str:
     return AVERAGE if head == AVERAGE else str(head + 1)
 
 
-def head_view_param(heads: list[int], n_heads: int) -> str | None:
-    """The head view's heads as the URL spells them: "1,3" (from 1), "none", or None for all."""
+def head_view_param(heads: list[int], default: list[int]) -> str | None:
+    """The head view's heads as the URL spells them: "1,3" (from 1), "none", or None for the default."""
     heads = sorted(heads)
-    if heads == list(range(n_heads)):
+    if heads == sorted(default):
         return None
     return ",".join(str(h + 1) for h in heads) or NO_HEADS
 
@@ -47,12 +52,7 @@ def parse_head_view_param(value: str, n_heads: int) -> list[int] | None:
     return None if None in heads else sorted(set(heads))
 
 
-def layer_count(checkpoint: app_support.Checkpoint, kind: str) -> int:
-    config = checkpoint.translator.config
-    return config.n_encoder_layers if kind == "encoder" else config.n_decoder_layers
-
-
-def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
+def restore_from_url(checkpoint: app_support.Checkpoint, default_layer: int) -> None:
     """Seed the widgets from the link the session was opened with; bad values fall back to the
     defaults with a notice."""
     app_support.restore_text()
@@ -62,12 +62,12 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
         lambda kind: kind if kind in KINDS else None,
         f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
     )
-    layers = layer_count(checkpoint, st.session_state.get("kind", DEFAULT_KIND))
+    layers = checkpoint.translator.config.layers(st.session_state.get("kind", DEFAULT_KIND))
     app_support.restore_param(
         "layer",
         "layer",
         lambda layer: app_support.parse_number(layer, layers),
-        f"The link's layer is not between 1 and {layers}; showing layer {DEFAULT_LAYER + 1}.",
+        f"The link's layer is not between 1 and {layers}; showing layer {min(default_layer, layers - 1) + 1}.",
     )
     heads = checkpoint.translator.config.n_heads
     app_support.restore_param(
@@ -80,8 +80,20 @@ def restore_from_url(checkpoint: app_support.Checkpoint) -> None:
         "heads",
         "head_view_heads",
         lambda value: parse_head_view_param(value, heads),
-        f"The link's head view heads are not numbers between 1 and {heads} (or {NO_HEADS}); showing all.",
+        f"The link's head view heads are not numbers between 1 and {heads} (or {NO_HEADS}); showing one.",
     )
+
+
+def input_guardrails(checkpoint: app_support.Checkpoint, text: str) -> None:
+    """Under the input: the parts the model cannot read (they became <unk>), and a warning when
+    the text is probably not in the model's source language (transformer.guardrails)."""
+    if unknown := unknown_parts(text, checkpoint.translator.tokenizer):
+        st.warning(
+            f"Unknown to this model, read as `<unk>`: {', '.join(f'“{part}”' for part in unknown)}.",
+            icon=":material/help:",
+        )
+    if warning := language_warning(text, checkpoint.translator.info.get("source_language")):
+        st.warning(warning, icon=":material/translate:")
 
 
 def enlarge_clicked_map(n_layers: int, n_heads: int) -> None:
@@ -114,16 +126,18 @@ def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translati
     return translation
 
 
-def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translation) -> tuple[str, int, int | str]:
+def attention_explorer(
+    checkpoint: app_support.Checkpoint, translation: Translation, default_layer: int, default_heads: list[int]
+) -> tuple[str, int, int | str]:
     """Kind, layer and head pickers, the enlarged map, the head view, the CSV export and the model
     view; returns the (kind, layer, head) shown."""
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
+    kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
     app_support.keep_valid("kind", list(KINDS), DEFAULT_KIND)
-    kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True)
-    layer_column, head_column, _ = st.columns([1, 1, 2])
-    n_layers = layer_count(checkpoint, kind)
-    app_support.keep_valid("layer", list(range(n_layers)), DEFAULT_LAYER)
+    kind = kind_column.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True)
+    n_layers = checkpoint.translator.config.layers(kind)
+    app_support.keep_valid("layer", list(range(n_layers)), min(default_layer, n_layers - 1))
     layer = layer_column.selectbox("Layer", range(n_layers), key="layer", format_func=lambda i: f"Layer {i + 1}")
     app_support.keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
     head = head_column.selectbox(
@@ -155,8 +169,11 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
             on_click="ignore",
             key="download_csv",
         )
+        if st.button("Open this head inside its layer", key="open_inside", help="The average opens head 1."):
+            st.session_state.update(inside_kind=kind, inside_layer=layer, inside_head=head_index or 0)
+            st.switch_page("app_pages/inside.py")
     with head_view_column:
-        app_support.keep_valid_choices("head_view_heads", range(n_heads), range(n_heads))  # every head at first
+        app_support.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
         heads = st.pills(
             "Head view: heads",
             range(n_heads),
@@ -168,8 +185,8 @@ def attention_explorer(checkpoint: app_support.Checkpoint, translation: Translat
             font_size = app_support.PRESENT_FONT_SIZE if app_support.presenting() else HEAD_VIEW_FONT_SIZE
             page = head_view_html(
                 weights[layer],
-                queries,
-                keys,
+                app_support.shown_tokens(queries),
+                app_support.shown_tokens(keys),
                 sorted(heads),
                 title=f"Layer {layer + 1}",
                 font_size=font_size,
@@ -200,10 +217,14 @@ def main() -> None:
     checkpoint = app_support.checkpoint_for_page()
     if checkpoint is None:
         return
-    restore_from_url(checkpoint)
+    default_layer, default_head = app_defaults.sharpest_cross_attention(checkpoint)
+    restore_from_url(checkpoint, default_layer)
     st.session_state.setdefault("text", checkpoint.example)
     info = checkpoint.translator.info
-    text = st.text_area(
+    app_gallery.gallery(info.get("source_language"), key="translate_example")
+    # On a projector the text and its translation stand side by side: the attention map stays above the fold.
+    input_column, output_column = st.columns(2) if app_support.presenting() else (st.container(), st.container())
+    text = input_column.text_area(
         f"Text ({info.get('source_language', 'source')} → {info.get('target_language', 'target')})",
         key="text",
         max_chars=app_support.MAX_TEXT_CHARS,
@@ -214,14 +235,17 @@ def main() -> None:
         st.info("Type a sentence above to see its translation and attention maps.")
         app_support.set_url(text=text)
         return
-    translation = show_translation(checkpoint, text)
-    kind, layer, head = attention_explorer(checkpoint, translation)
+    with input_column:
+        input_guardrails(checkpoint, text)
+    with output_column:
+        translation = show_translation(checkpoint, text)
+    kind, layer, head = attention_explorer(checkpoint, translation, default_layer, [default_head])
     app_support.set_url(
         text=text,
         kind=kind,
         layer=layer + 1,
         head=head_param(head),
-        heads=head_view_param(st.session_state["head_view_heads"], checkpoint.translator.config.n_heads),
+        heads=head_view_param(st.session_state["head_view_heads"], [default_head]),
     )
 
 

@@ -6,7 +6,7 @@ from .analysis import (
     alignment_heatmap,
     alignment_links,
     attention_change_heatmap,
-    attention_shift,
+    diverging_heatmap,
     head_grid,
     head_grid_target,
     importance_ranking,
@@ -24,10 +24,12 @@ from .attention import (
     head_map,
     query_key_tokens,
 )
-from .decoding import beam_tree, next_token_bars, step_attention
+from .attribution import attribution_heatmap, rank_correlation_bars
+from .decoding import beam_tree, finished_hypotheses, next_token_bars, sampling_bars, step_attention
 from .head_view import HEAD_VIEW_FONT_SIZE, head_view_height, head_view_html
+from .inside import Panel, matrices_figure, mixture_figure, neuron_key_target, neuron_view, product_bars, shape_label
 from .masks import attention_step_figures, mask_heatmap, padded_ids
-from .model_card import architecture_diagram, parameter_bars, training_curves
+from .model_card import DIAGRAM_MIN_WIDTH, architecture_diagram, parameter_bars, training_curves
 from .positional import (
     embedding_parts_figure,
     positional_curves,
@@ -36,22 +38,31 @@ from .positional import (
     similarity_heatmap,
 )
 from .tokens import token_probabilities
+from .training import label_smoothing_bars, learning_rate_curve, live_curves, smoothed_target
 
 __all__ = [
+    "DIAGRAM_MIN_WIDTH",
+    "smoothed_target",
+    "live_curves",
+    "learning_rate_curve",
+    "label_smoothing_bars",
     "HEAD_VIEW_FONT_SIZE",
     "KINDS",
     "KIND_TITLES",
+    "Panel",
     "alignment_heatmap",
     "alignment_links",
     "architecture_diagram",
     "attention_change_heatmap",
     "attention_grid",
     "attention_heatmap",
-    "attention_shift",
     "attention_step_figures",
     "attention_table",
+    "attribution_heatmap",
     "beam_tree",
+    "diverging_heatmap",
     "embedding_parts_figure",
+    "finished_hypotheses",
     "grid_target_index",
     "head_grid",
     "head_grid_target",
@@ -61,13 +72,21 @@ __all__ = [
     "head_view_html",
     "importance_ranking",
     "mask_heatmap",
+    "matrices_figure",
+    "mixture_figure",
+    "neuron_key_target",
+    "neuron_view",
     "next_token_bars",
     "padded_ids",
     "parameter_bars",
     "positional_curves",
     "positional_heatmap",
+    "product_bars",
     "pruning_figure",
     "query_key_tokens",
+    "rank_correlation_bars",
+    "sampling_bars",
+    "shape_label",
     "similarity_by_distance",
     "similarity_heatmap",
     "step_attention",

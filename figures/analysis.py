@@ -121,35 +121,28 @@ def head_grid_target(point: dict) -> tuple[str, int, int] | None:
     return kind, int(layer), int(head)
 
 
-def attention_shift(original: dict, changed: dict) -> dict[str, np.ndarray]:
-    """{kind: (layers, heads)}: how far each head's attention moved from original to changed
-    (both {kind: (layers, heads, queries, keys)}), as the total variation distance between the two
-    distributions of each query, 0.5 * sum_k |p'_qk - p_qk| (0 = unchanged, 1 = disjoint),
-    averaged over the queries."""
-    return {
-        kind: 0.5
-        * np.abs(np.asarray(changed[kind], dtype=float) - np.asarray(original[kind], dtype=float))
-        .sum(axis=-1)
-        .mean(axis=-1)
-        for kind in original
-    }
-
-
-def attention_change_heatmap(change, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
-    """A difference of two attention maps (queries, keys) on a diverging scale centred on 0."""
-    change = np.asarray(change, dtype=float)
+def diverging_heatmap(
+    values, query_tokens: list[str], key_tokens: list[str], title: str = "", value_name: str = "change"
+) -> go.Figure:
+    """A signed (queries, keys) matrix on a diverging scale centred on 0: blue below, red above."""
+    values = np.asarray(values, dtype=float)
     # At least ±0.01: rounding noise of an unchanged map must not fill the scale.
-    span = max(float(np.abs(change).max(initial=0.0)), 0.01)
+    span = max(float(np.abs(values).max(initial=0.0)), 0.01)
     return attention_heatmap(
-        change,
+        values,
         query_tokens,
         key_tokens,
         title,
-        value_name="change",
+        value_name=value_name,
         value_format="+.3f",
         colorscale=CHANGE_COLORSCALE,
         zrange=(-span, span),
     )
+
+
+def attention_change_heatmap(change, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
+    """A difference of two attention maps (queries, keys) on a diverging scale centred on 0."""
+    return diverging_heatmap(change, query_tokens, key_tokens, title, value_name="change")
 
 
 def importance_ranking(order: list[tuple[str, int, int]], importance: dict) -> pd.DataFrame:
@@ -253,9 +246,9 @@ def alignment_heatmap(
 def alignment_links(
     aligned, target_words: list[str], source_tokens: list[str], links: list[tuple[int, int]]
 ) -> go.Figure:
-    """The links (target word, source position) as lines between the source tokens (left) and
-    the target words (right), each line as opaque as its weight in aligned (target words, source
-    tokens)."""
+    """The links (target word, source position) as lines between the target words (left) and
+    the source tokens (right), as the head view puts queries and keys; each line as opaque as its
+    weight in aligned (target words, source tokens)."""
     aligned = np.asarray(aligned, dtype=float)
     _check_alignment(aligned, target_words, source_tokens)
     figure = go.Figure()
@@ -264,7 +257,7 @@ def alignment_links(
         figure.add_trace(
             go.Scatter(
                 x=[0, 1],
-                y=[-source, -target],
+                y=[-target, -source],
                 mode="lines",
                 line=dict(color=HIGHLIGHT, width=2),
                 opacity=max(0.2, weight),  # a faint link stays visible
@@ -273,7 +266,7 @@ def alignment_links(
                 showlegend=False,
             )
         )
-    for x, tokens, position in ((0, source_tokens, "middle left"), (1, target_words, "middle right")):
+    for x, tokens, position in ((0, target_words, "middle left"), (1, source_tokens, "middle right")):
         figure.add_trace(
             go.Scatter(
                 x=[x] * len(tokens),
@@ -294,7 +287,7 @@ def alignment_links(
         yaxis=dict(visible=False, range=[-rows + 0.4, 0.6], fixedrange=True),
         annotations=[
             dict(x=x, y=0.6, text=text, showarrow=False, yanchor="bottom", font=dict(size=12))
-            for x, text in ((0, "source"), (1, "target"))
+            for x, text in ((0, "target"), (1, "source"))
         ],
         dragmode=False,
     )

@@ -8,11 +8,14 @@ Pure functions of lists and arrays; the beam tree takes transformer.decoding.Bea
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from .attention import COLORSCALE, label, token_axis
 
 CHOSEN_COLOR, OTHER_COLOR = "#d62728", "#9ecae1"
+MODEL_COLOR = "#c7c7c7"  # the model's own distribution, beside the reshaped one sampling draws from
+PROBABILITY_AXIS = dict(title="probability", range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%")
 STATUS_COLORS = {"kept": "#1f77b4", "finished": "#2ca02c", "pruned": "#c7c7c7"}
 STATUS_NAMES = {"kept": "kept in the beam", "finished": "finished (ends in EOS)", "pruned": "pruned"}
 
@@ -43,9 +46,55 @@ def next_token_bars(
     figure.update_layout(
         title=f"Next token: {label(chosen)} {'(forced by the prefix)' if forced else '(in red)'}",
         height=120 + 34 * len(bars),
-        margin=dict(l=10, r=10, t=50, b=10),
-        xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        margin=dict(l=10, r=30, t=50, b=10),  # room for the axis' last label, 100 %
+        xaxis=PROBABILITY_AXIS,
         yaxis=token_axis([token for token, _ in bars], autorange="reversed"),
+    )
+    return figure
+
+
+def percent(probability: float) -> str:
+    """A probability as a bar's label: a drawn token can be far below 0.1 %, but not 0."""
+    return "<0.1%" if 0 < probability < 0.0005 else f"{probability:.1%}"
+
+
+def sampling_bars(rows: list[tuple[str, float, float]], chosen: str, settings: str) -> go.Figure:
+    """How sampling reshapes one step's distribution: for each of the most probable tokens
+    (token, probability at temperature 1, probability sampling drew from; from
+    transformer.sampling.top_tokens), the model's bar beside the reshaped one, whose colour marks
+    the token drawn (chosen). settings names the reshaping ("temperature 0.5, top-k 10")."""
+    names = [label(token) for token, _, _ in rows]
+    positions = list(range(len(rows)))
+    figure = go.Figure()
+    for name, values, colors in (
+        ("the model (temperature 1)", [p for _, p, _ in rows], MODEL_COLOR),
+        (
+            f"sampled from ({settings})",
+            [s for _, _, s in rows],
+            [CHOSEN_COLOR if t == chosen else OTHER_COLOR for t, _, _ in rows],
+        ),
+    ):
+        figure.add_trace(
+            go.Bar(
+                x=values,
+                y=positions,
+                orientation="h",
+                name=name,
+                marker_color=colors,
+                text=[percent(value) for value in values],
+                textposition="auto",
+                customdata=names,
+                hovertemplate=f"%{{customdata}}: %{{x:.3f}}, {name}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title=f"Drawn: {label(chosen)} (in red)",
+        barmode="group",
+        height=150 + 50 * len(rows),
+        margin=dict(l=10, r=30, t=50, b=10),
+        xaxis=PROBABILITY_AXIS,
+        yaxis=token_axis([token for token, _, _ in rows], autorange="reversed"),
+        legend=dict(orientation="h", yanchor="top", y=-0.15),
     )
     return figure
 
@@ -96,7 +145,8 @@ def beam_tree(
     BeamNodes, labels their tokens as text, chosen the nodes of the best hypothesis (best_path);
     root names what the search started from (drawn at step first - 1). A node is drawn at (its
     step, its rank among the step's candidates), joined to the hypothesis it extends; the chosen
-    path is drawn in red, and current_step (a node step) is shaded. Node steps count output
+    path is drawn in red, and current_step (a node step) is shaded. Kept and chosen nodes are
+    labelled with their token and log-probability; finished and pruned ones only on hover. Node steps count output
     positions from 0; the axis labels them from 1, as the page's step slider does.
 
     Traces: one per status (edges), one per status (nodes), then the chosen path, last.
@@ -125,6 +175,7 @@ def beam_tree(
                 showlegend=False,
             )
         )
+    named = {id(node) for node in chosen}
     for status, color in STATUS_COLORS.items():
         cells = [(i, r) for i, nodes in enumerate(trace) for r, node in enumerate(nodes) if node.status == status]
         figure.add_trace(
@@ -134,6 +185,11 @@ def beam_tree(
                 mode="markers+text",
                 marker=dict(size=11, color=color),
                 text=[label(labels[i][r]) for i, r in cells],
+                # Only the live and the chosen nodes are named, with their scores: the rest is hover.
+                texttemplate=[
+                    "%{text}<br>%{customdata[0]:.2f}" if status == "kept" or id(trace[i][r]) in named else ""
+                    for i, r in cells
+                ],
                 textposition="top center",
                 customdata=[[trace[i][r].score, trace[i][r].normalized] for i, r in cells],
                 hovertemplate=f"%{{text}}: {STATUS_NAMES[status]}<br>log-probability %{{customdata[0]:.3f}}"
@@ -171,8 +227,34 @@ def beam_tree(
             ticktext=["start", *[str(step + 1) for step in steps[1:]]],
             range=[first_step - 1.6, first_step + len(trace) - 0.5],
         ),
-        yaxis=dict(title="rank among the step's candidates", autorange="reversed", dtick=1),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
+        # Reversed, rank 0 on top, with room above it for the top nodes' two-line labels.
+        yaxis=dict(title="rank among the step's candidates", range=[width - 0.5, -1.0], tickvals=list(range(width))),
+        legend=dict(orientation="h", yanchor="top", y=-0.2),  # below: on a phone it takes several lines
         dragmode="pan",
     )
     return figure
+
+
+def finished_hypotheses(trace: Sequence[Sequence], labels: list[list[str]], chosen: Sequence) -> pd.DataFrame:
+    """Every finished hypothesis of a beam search (trace and labels as for beam_tree), best first:
+    its tokens, their number, the log-probability and the length-normalised score it is ranked by;
+    "chosen" marks the translation (the last node of chosen)."""
+    slots: list[list[str]] = [[]]  # the tokens of each beam slot so far, in the order of the kept nodes
+    rows = []
+    for nodes, names in zip(trace, labels):
+        hypotheses = [slots[node.parent] + [name] for node, name in zip(nodes, names)]
+        rows += [
+            {
+                "hypothesis": " ".join(tokens),
+                "tokens": len(tokens),
+                "log-probability": node.score,
+                "length-normalised": node.normalized,
+                "chosen": bool(chosen) and node is chosen[-1],
+            }
+            for node, tokens in zip(nodes, hypotheses)
+            if node.status == "finished"
+        ]
+        slots = [tokens for node, tokens in zip(nodes, hypotheses) if node.status == "kept"]
+    columns = ["hypothesis", "tokens", "log-probability", "length-normalised", "chosen"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values("length-normalised", ascending=False, ignore_index=True)

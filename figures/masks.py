@@ -12,12 +12,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .attention import attention_heatmap, label
+from .legibility import PLOTLY_DEFAULT_FONT, thinned_ticks
 
 ALLOWED, BLOCKED = "#3b7dd8", "#e3e3e3"
 MASK_COLORS = [[0, BLOCKED], [1, ALLOWED]]
 PAD_COLORS = [[0, BLOCKED], [1, "#cfe0f7"]]  # padding grey, real tokens light blue
 SCORE_COLORS = "RdBu_r"
 MASKED_COLOR = "#9e9e9e"
+MASK_KEY_AXIS = 280  # pixels of a mask's key axis: a third of the page, less its margins
 MAX_CELLS_WITH_VALUES = 160  # beyond this, numbers in the cells would be unreadable
 STEP_TITLES = {
     "scores": "1. Scores Q·Kᵀ",
@@ -62,9 +64,10 @@ def padded_ids(ids, tokens: list[list[str]], pad_id: int, title: str = "") -> go
 
 def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
     """One mask as a (queries, keys) grid, blue where the query may attend to the key; mask may
-    be any shape that broadcasts to (queries, keys), such as a padding mask's single row."""
+    be any shape that broadcasts to (queries, keys), such as a padding mask's single row. The key
+    labels stand upright and are thinned to fit MASK_KEY_AXIS: three masks share a row of the page."""
     grid = np.broadcast_to(np.asarray(mask, dtype=bool), (len(query_tokens), len(key_tokens)))
-    return attention_heatmap(
+    figure = attention_heatmap(
         grid.astype(float),
         query_tokens,
         key_tokens,
@@ -73,6 +76,12 @@ def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: st
         value_format=".0f",
         colorscale=MASK_COLORS,
         show_scale=False,
+    )
+    # Three masks stand side by side: the key labels stand upright, every k-th if they would collide.
+    keep = thinned_ticks(len(key_tokens), MASK_KEY_AXIS, PLOTLY_DEFAULT_FONT)
+    axis = figure.layout.xaxis
+    return figure.update_xaxes(
+        tickangle=-90, tickvals=[axis.tickvals[i] for i in keep], ticktext=[axis.ticktext[i] for i in keep]
     )
 
 

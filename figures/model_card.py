@@ -23,6 +23,9 @@ COLORS = {
 }
 BOX_WIDTH, BOX_HEIGHT, GAP = 4.4, 0.8, 0.25
 ENCODER_X, DECODER_X = 2.6, 8.4  # column centres
+DIAGRAM_MIN_WIDTH = 760  # pixels under which the boxes' texts would overflow them: scroll sideways instead
+FRAME_MARGIN = 0.5  # between a layer's boxes and its frame: room for the residual connections
+RESIDUAL_OFFSET, RESIDUAL_WIDTH = 0.25, 1.5  # where a residual connection runs, beside the boxes, and its line
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,44 @@ def _column(config, x: float, decoder: bool) -> tuple[list[Box], tuple[float, fl
     return boxes, (layer_bottom, layer_top)
 
 
+def _arrow(figure: go.Figure, x_from: float, x_to: float, y: float, width: float) -> None:
+    """A horizontal arrow at height y, in data coordinates."""
+    figure.add_annotation(
+        x=x_to,
+        y=y,
+        ax=x_from,
+        ay=y,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        text="",
+        showarrow=True,
+        arrowhead=2,
+        arrowwidth=width,
+        arrowcolor="#555",
+    )
+
+
+def _residuals(figure: go.Figure, boxes: list[Box], side: int) -> None:
+    """The residual connections of one stack (side -1: drawn on its left, 1: its right): from the
+    data path just below each sub-layer, around it, into the side of the Add box above it."""
+    for below, add in zip(boxes, boxes[1:]):
+        if not add.text.startswith("Add"):
+            continue
+        start, middle = below.y - GAP / 2, add.y + BOX_HEIGHT / 2
+        edge, bypass = add.x + side * BOX_WIDTH / 2, add.x + side * (BOX_WIDTH / 2 + RESIDUAL_OFFSET)
+        figure.add_shape(
+            type="path", path=f"M {add.x},{start} H {bypass} V {middle}", line=dict(color="#555", width=RESIDUAL_WIDTH)
+        )
+        _arrow(figure, bypass, edge, middle, RESIDUAL_WIDTH)
+
+
 def architecture_diagram(config) -> go.Figure:
     """Figure 1 of the paper for this config: the encoder (left) and decoder (right) stacks with
-    their sub-layers and sizes, each repeated layer framed with its count, and the encoder output
-    feeding every decoder layer's encoder-decoder attention."""
+    their sub-layers and sizes, each repeated layer framed with its count, the residual connection
+    around every sub-layer into its Add box (on the outer side of each stack), and the encoder
+    output feeding every decoder layer's encoder-decoder attention."""
     encoder, (encoder_bottom, encoder_top) = _column(config, ENCODER_X, decoder=False)
     decoder, (decoder_bottom, decoder_top) = _column(config, DECODER_X, decoder=True)
     boxes = encoder + decoder
@@ -112,11 +149,13 @@ def architecture_diagram(config) -> go.Figure:
         (ENCODER_X, encoder_bottom, encoder_top, config.n_encoder_layers, "Encoder", -1),
         (DECODER_X, decoder_bottom, decoder_top, config.n_decoder_layers, "Decoder", 1),
     )
+    for column, (_, _, _, _, _, side) in zip((encoder, decoder), frames):
+        _residuals(figure, column, side)
     for x, bottom, frame_top, count, name, side in frames:
         figure.add_shape(
             type="rect",
-            x0=x - BOX_WIDTH / 2 - 0.2,
-            x1=x + BOX_WIDTH / 2 + 0.2,
+            x0=x - BOX_WIDTH / 2 - FRAME_MARGIN,
+            x1=x + BOX_WIDTH / 2 + FRAME_MARGIN,
             y0=bottom,
             y1=frame_top,
             fillcolor="#f5f5f5",
@@ -124,7 +163,7 @@ def architecture_diagram(config) -> go.Figure:
             layer="below",
         )
         figure.add_annotation(
-            x=x + side * (BOX_WIDTH / 2 + 0.35),
+            x=x + side * (BOX_WIDTH / 2 + FRAME_MARGIN + 0.15),
             y=(bottom + frame_top) / 2,
             text=f"<b>{name}<br>× {count}</b>",
             showarrow=False,
@@ -140,22 +179,11 @@ def architecture_diagram(config) -> go.Figure:
         path=f"M {ENCODER_X},{encoder_top} V {rise} H {gap_x} V {cross_y}",  # the arrow below draws the last stretch
         line=dict(color="#555", width=2),
     )
-    figure.add_annotation(
-        x=DECODER_X - BOX_WIDTH / 2,
-        y=cross_y,
-        ax=gap_x,
-        ay=cross_y,
-        xref="x",
-        yref="y",
-        axref="x",
-        ayref="y",
-        text="",
-        showarrow=True,
-        arrowhead=2,
-        arrowwidth=2,
-        arrowcolor="#555",
-    )
-    notes = [f"d_model {config.d_model}, dropout {config.dropout:g} on every sub-layer output and embedding sum"]
+    _arrow(figure, gap_x, DECODER_X - BOX_WIDTH / 2, cross_y, 2)
+    notes = [
+        f"d_model {config.d_model}, dropout {config.dropout:g} on every sub-layer output and embedding sum",
+        "arrows beside each sub-layer: its residual connection, x + Sublayer(…), into the Add",
+    ]
     if config.tie_embeddings:
         notes.append(
             f"tied: source, target and output embeddings share one {config.tgt_vocab_size} × {config.d_model} matrix (§3.4)"
@@ -171,7 +199,7 @@ def architecture_diagram(config) -> go.Figure:
     figure.update_layout(
         height=int(70 * (top + 2)),
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(visible=False, range=[-0.6, 11.6], fixedrange=True),
+        xaxis=dict(visible=False, range=[-1.0, 12.0], fixedrange=True),
         yaxis=dict(visible=False, range=[-1.4, top + 0.3], fixedrange=True),
         plot_bgcolor="white",
         dragmode=False,

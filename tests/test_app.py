@@ -3,20 +3,28 @@ Translate page on its own. Each test points the app at a temporary checkpoints f
 (TRANSFORMER_CHECKPOINTS) holding a link to the shipped toy-reverse model, so the results do not
 depend on which other checkpoints exist."""
 
+import functools
 import json
 import shutil
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
+import app_defaults
 import app_support
 from conftest import ROOT, head_view_data
 from figures import HEAD_VIEW_FONT_SIZE
-from transformer import Translator
+from transformer import Translator, load_checkpoint
+from transformer.analysis import average_statistics
+from transformer.checkpoint import load_dev_sample
 
 TOY = ROOT / "checkpoints" / "toy-reverse"
 TIMEOUT = 60  # seconds per run: the CPU may be busy with a training run
 CHARTS = {"token_probs", "attention_map", "model_view"}
+# The toy's encoder-decoder attention is sharpest (lowest entropy on its dev sample) in layer 1,
+# head 3: the Translate page opens on that layer, its head view on that head.
+TOY_SHARPEST_LAYER, TOY_SHARPEST_HEAD = 0, 2
 VIEWS = CHARTS | {"head_view"}  # the head view is an HTML page in an iframe, not a Plotly chart
 
 
@@ -35,6 +43,11 @@ def run_app(query_params: dict | None = None, script: str = "app.py") -> AppTest
     app.run()
     assert not app.exception, app.exception
     return app
+
+
+def head_view_pills(app: AppTest):
+    [pills] = [pills for pills in app.get("pills") if pills.key == "head_view_heads"]
+    return pills
 
 
 def chart_keys(app: AppTest) -> set[str]:
@@ -92,7 +105,7 @@ def test_app_translates_the_example_and_shows_every_view(checkpoints):
     assert app.get("segmented_control")[0].value == "cross"
     assert app.selectbox(key="layer").options == ["Layer 1", "Layer 2"]
     assert app.selectbox(key="head").options == ["average over heads", "head 1", "head 2", "head 3", "head 4"]
-    assert app.get("pills")[0].value == [0, 1, 2, 3]
+    assert head_view_pills(app).value == [TOY_SHARPEST_HEAD]  # one head, not a tangle of all of them
     assert [button.key for button in app.get("download_button")] == ["download_csv"]
     assert view_keys(app) == VIEWS
     heatmap = chart_spec(app, "attention_map")
@@ -100,7 +113,7 @@ def test_app_translates_the_example_and_shows_every_view(checkpoints):
     assert heatmap["layout"]["yaxis"]["ticktext"][0] == "&lt;s&gt;"
     data = head_view(app)
     assert data["queries"][0] == "<s>" and data["keys"] == [*"abcdefgh", "</s>"]  # cross: target x source
-    assert [head["name"] for head in data["heads"]] == ["head 1", "head 2", "head 3", "head 4"]
+    assert [head["name"] for head in data["heads"]] == [f"head {TOY_SHARPEST_HEAD + 1}"]
     assert data["title"] == "Layer 1" and data["filename"] == "head-view-cross-layer1"
     assert app.query_params["text"] == "a b c d e f g h"
     assert app.query_params["ckpt"] == "toy-reverse"
@@ -115,14 +128,14 @@ def test_translate_page_runs_on_its_own(checkpoints):
 def test_head_view_follows_the_heads_layer_and_presentation_mode(checkpoints):
     app = run_app({"text": "a b c"})
     assert head_view(app)["fontSize"] == HEAD_VIEW_FONT_SIZE
-    assert "heads" not in app.query_params  # every head: the URL stays short
-    app.get("pills")[0].set_value([3, 1]).run()
+    assert "heads" not in app.query_params  # the default head: the URL stays short
+    head_view_pills(app).set_value([3, 1]).run()
     app.selectbox(key="layer").select(1).run()
     data = head_view(app)
     assert [head["head"] for head in data["heads"]] == [1, 3]
     assert data["title"] == "Layer 2" and data["filename"] == "head-view-cross-layer2"
     assert app.query_params["heads"] == "2,4"
-    app.get("pills")[0].set_value([]).run()
+    head_view_pills(app).set_value([]).run()
     assert head_view(app) is None
     assert any("Pick at least one head" in message for message in texts(app.info))
     assert app.query_params["heads"] == "none"
@@ -157,6 +170,22 @@ def test_decoding_settings_apply(checkpoints):
     assert texts(app.code) == ["f e"]
 
 
+def test_the_int8_switch_translates_with_the_quantized_model(checkpoints, monkeypatch):
+    precisions = []
+    real_load = app_support.load_checkpoint
+    monkeypatch.setattr(
+        app_support,
+        "load_checkpoint",
+        lambda folder, precision="fp32": precisions.append(precision) or real_load(folder, precision),
+    )
+    app = run_app({"text": "k l m n"})
+    app.sidebar.toggle(key="int8").set_value(True).run()
+    assert not app.exception
+    assert texts(app.code) == ["n m l k"]
+    assert "int8" in precisions
+    assert view_keys(app) == VIEWS  # every attention view still drawn
+
+
 def test_empty_text_shows_a_hint(checkpoints):
     app = run_app()
     app.text_area(key="text").input("   ").run()
@@ -186,7 +215,7 @@ def test_url_restores_the_view(checkpoints):
         {"ckpt": "toy-reverse", "text": "x y z", "kind": "decoder", "layer": "2", "head": "4", "heads": "3,1"}
     )
     assert not app.warning
-    assert app.get("pills")[0].value == [0, 2]
+    assert head_view_pills(app).value == [0, 2]
     assert [head["head"] for head in head_view(app)["heads"]] == [0, 2]
     assert app.text_area(key="text").value == "x y z"
     assert texts(app.code) == ["z y x"]
@@ -194,7 +223,7 @@ def test_url_restores_the_view(checkpoints):
     assert app.selectbox(key="layer").value == 1
     assert app.selectbox(key="head").value == 3
     title = chart_spec(app, "attention_map")["layout"]["title"]["text"]
-    assert title == "Masked decoder self-attention, layer 2, head 4"
+    assert title.replace("<br>", " ") == "Masked decoder self-attention, layer 2, head 4"  # wrapped for a phone
 
 
 @pytest.mark.parametrize(
@@ -209,6 +238,11 @@ def test_url_restores_the_view(checkpoints):
         ({"head": "two"}, "head is not between 1 and 4"),
         ({"heads": "1,5"}, "head view heads are not numbers between 1 and 4"),
         ({"heads": ""}, "head view heads are not numbers between 1 and 4"),
+        # Beyond int()'s 4,300 digits: a ValueError that used to stop the page.
+        ({"layer": "9" * 5000}, "layer is not between 1 and 2"),
+        ({"head": "1" * 4301}, "head is not between 1 and 4"),
+        ({"heads": "1," + "2" * 5000}, "head view heads are not numbers between 1 and 4"),
+        ({"layer": "٢"}, "layer is not between 1 and 2"),  # a digit, but not as a link spells numbers
     ],
 )
 def test_bad_url_values_fall_back_with_a_notice(checkpoints, params, notice):
@@ -216,9 +250,9 @@ def test_bad_url_values_fall_back_with_a_notice(checkpoints, params, notice):
     assert any(notice in message for message in texts(app.warning)), texts(app.warning)
     assert app.sidebar.selectbox(key="ckpt").value == "toy-reverse"
     assert app.get("segmented_control")[0].value == "cross"
-    assert app.selectbox(key="layer").value == 0
+    assert app.selectbox(key="layer").value == TOY_SHARPEST_LAYER
     assert app.selectbox(key="head").value == "avg"
-    assert app.get("pills")[0].value == [0, 1, 2, 3]
+    assert head_view_pills(app).value == [TOY_SHARPEST_HEAD]
     assert texts(app.code) == ["h g f e d c b a"]
     app.selectbox(key="layer").select(1).run()
     assert not app.warning  # a notice is shown once, not on every rerun
@@ -253,3 +287,52 @@ def test_missing_checkpoints_folder_is_reported(tmp_path, monkeypatch):
     app = run_app()
     assert "No checkpoint folders" in app.sidebar.error[0].value
     assert any("Pick a checkpoint" in message for message in texts(app.info))
+
+
+def test_the_result_cache_keeps_the_latest_results_within_its_bytes():
+    cache = app_support.ResultCache(max_bytes=10_000)
+    calls = []
+
+    def compute(key):
+        calls.append(key)
+        return torch.full((1000,), float(key))  # 4,000 bytes
+
+    for key in (1, 2, 1, 3):  # 1 is used again before 3 arrives: 2 is the least recently used
+        assert cache.get(key, functools.partial(compute, key))[0] == key
+    assert calls == [1, 2, 3] and list(cache.entries) == [1, 3]
+    assert cache.bytes == 8000 <= cache.max_bytes
+    cache.get(1, lambda: compute(1)).zero_()  # a caller's copy: changing it leaves the cache as it was
+    assert cache.get(1, lambda: compute(1))[0] == 1 and calls == [1, 2, 3]
+    cache.get(4, lambda: torch.zeros(5000))  # 20,000 bytes: more than the whole budget, not kept
+    assert list(cache.entries) == [3, 1]
+
+
+def test_a_translations_size_is_measured_by_its_attention_maps():
+    translator = load_checkpoint(TOY)
+    [translation] = translator.translate([" ".join("abcdefghij" * 10)])  # beyond max_len: the largest maps
+    maps = sum(maps.nbytes for maps in translation.attention.values())
+    assert maps > 100_000
+    assert maps <= app_support.result_bytes((translation, [], 0.1)) <= 1.5 * maps
+    assert app_support.RESULT_CACHE_BYTES <= 256 << 20  # with ~500 MB of its own, the server stays under 1 GB
+
+
+def test_the_sharpest_cross_attention_is_measured_on_the_dev_sample():
+    translator = load_checkpoint(TOY)
+    sharpest = app_defaults.sharpest_cross_attention(app_support.Checkpoint("toy-reverse", TOY, "test", translator))
+    assert sharpest == (TOY_SHARPEST_LAYER, TOY_SHARPEST_HEAD)
+    results = translator.translate([source for source, _ in load_dev_sample(TOY)[:20]], beam_size=1)
+    entropy = average_statistics(results)["cross"]["entropy"]  # (layers, heads)
+    assert (
+        entropy.mean(dim=1).argmin() == TOY_SHARPEST_LAYER and entropy[TOY_SHARPEST_LAYER].argmin() == TOY_SHARPEST_HEAD
+    )
+
+
+def test_the_view_survives_another_page_and_an_empty_text(checkpoints):
+    app = run_app({"text": "a b c", "kind": "encoder", "layer": "2", "head": "2", "heads": "1,4"})
+    app.switch_page("app_pages/masks.py").run()
+    app.switch_page("app_pages/translate.py").run()
+    app.text_area(key="text").set_value("").run()
+    app.text_area(key="text").set_value("a b").run()
+    assert app.get("segmented_control")[0].value == "encoder"
+    assert app.selectbox(key="layer").value == 1 and app.selectbox(key="head").value == 1
+    assert head_view_pills(app).value == [0, 3]

@@ -13,13 +13,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (a fixture)
 
+import app_analysis
 import app_support
 import transformer.analysis
 from figures import KIND_TITLES, KINDS
+from transformer.analysis import IMPORTANCE_FILE
 
 pytestmark = pytest.mark.usefixtures("checkpoints")  # toy-reverse alone (a test may point elsewhere)
 PAGE = "app_pages/analysis.py"
-CACHE_ENV = "TRANSFORMER_ANALYSIS_CACHE"  # app_pages/analysis.py's; a page module cannot be imported
+CACHE_ENV = app_analysis.CACHE_ENV
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +60,7 @@ def test_the_page_is_in_the_app_with_its_tabs():
         "Head importance",
         "Across training",
         "Alignment",
+        "Attribution",
     ]
     assert chart_keys(app) == {"rollout", "relevance"}  # only the open tab runs
     assert app.query_params["tab"] == "rollout" and app.query_params["text"] == "a b c d e f g h"
@@ -119,7 +122,7 @@ def test_ablation_translates_again_and_shows_what_moved():
     [metric] = app.metric
     assert float(metric.delta) < -1  # the original translation became much less likely
     kind, layer, head = app.selectbox(key="moved_head").value  # the head that moved most, shown by default
-    title = chart_spec(app, "attention_change")["layout"]["title"]["text"]
+    title = chart_spec(app, "attention_change")["layout"]["title"]["text"].replace("<br>", " ")  # wrapped for a phone
     assert title.startswith(f"{KIND_TITLES[kind]}, layer {layer + 1}, head {head + 1}")
     assert kind != "encoder"  # switching off cross-attention changes nothing before it
 
@@ -137,7 +140,19 @@ def test_the_heads_switched_off_live_in_the_url():
     assert "off" not in app.query_params
 
 
-@pytest.mark.parametrize("off", ["cross-3-1", "encoder-1-5", "sideways-1-1", "cross-1", "cross-a-b", ""])
+@pytest.mark.parametrize(
+    "off",
+    [
+        "cross-3-1",
+        "encoder-1-5",
+        "sideways-1-1",
+        "cross-1",
+        "cross-a-b",
+        "",
+        f"cross-1-{'9' * 5000}",  # beyond int()'s 4,300 digits
+        ",".join(["cross-1-2"] * 25),  # more items than the model has heads (24)
+    ],
+)
 def test_a_link_with_heads_this_model_lacks_switches_none_off(off):
     app = run_app({"tab": "ablation", "text": "a b c d e f", "off": off})  # app.py shows the notices
     app.switch_page(PAGE).run()
@@ -145,6 +160,46 @@ def test_a_link_with_heads_this_model_lacks_switches_none_off(off):
     assert all(not app.multiselect(key=f"ablate_{kind}").value for kind in KINDS)
 
 
+def test_a_head_listed_many_times_is_switched_off_once():
+    app = open_tab("ablation", text="a b c d e f", off=",".join(["cross-1-2", "encoder-2-4"] * 12))
+    assert not app.warning
+    assert app.multiselect(key="ablate_cross").value == [(0, 1)]
+    assert app.multiselect(key="ablate_encoder").value == [(1, 3)]
+    assert app.query_params["off"] == "encoder-2-4,cross-1-2"
+
+
+@pytest.fixture
+def unshipped(checkpoints, tmp_path, monkeypatch):  # noqa: F811 (after the module's checkpoints fixture)
+    """toy-reverse without the head importance it ships: the tab computes it and caches it."""
+    folder = tmp_path / "unshipped-checkpoints" / "toy-reverse"
+    shutil.copytree(TOY, folder, ignore=shutil.ignore_patterns(IMPORTANCE_FILE))
+    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(folder.parent))
+    return folder
+
+
+def test_the_shipped_head_importance_is_read_not_computed(cache, monkeypatch):
+    def recompute(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(transformer.analysis, "head_importance", recompute)
+    app = open_tab("importance")
+    assert chart_keys(app) == {"importance", "pruning"}
+    assert not cache.exists()  # nothing written anywhere
+    assert any("shipped with it" in caption for caption in texts(app.caption))
+
+
+@pytest.mark.usefixtures("unshipped")
+@pytest.mark.parametrize("saved", ["{}", '{"importance": {"cross": [[1.0]]}, "curve": []}', '{"curve": 3}'])
+def test_an_importance_file_this_tab_cannot_use_is_computed_again(cache, saved):
+    open_tab("importance")
+    [file] = cache.iterdir()
+    file.write_text(saved)
+    app = open_tab("importance")
+    assert chart_keys(app) == {"importance", "pruning"}
+    assert set(json.loads(file.read_text())["importance"]) == set(KINDS)
+
+
+@pytest.mark.usefixtures("unshipped")
 def test_head_importance_is_computed_once_then_read_from_disk(cache, monkeypatch):
     app = open_tab("importance")
     assert chart_keys(app) == {"importance", "pruning"}
@@ -210,3 +265,35 @@ def test_an_empty_sentence_asks_for_one():
         app.text_input(key="text").input(" ").run()
         assert not app.exception and not chart_keys(app)
         assert any("Type a sentence" in message for message in texts(app.info))
+
+
+def test_attribution_beside_attention_with_its_view_in_the_url():
+    app = open_tab("attribution", text="a b c d", method="gxi", steps="16")
+    assert not app.warning
+    assert chart_keys(app) == {"attribution", "attribution_attention", "attribution_rollout", "attribution_agreement"}
+    assert heatmap(app, "attribution").shape == (5, 5)  # output tokens (d c b a </s>) x source tokens
+    assert chart_spec(app, "attribution")["layout"]["title"]["text"] == "Gradient × input"
+    assert app.query_params["method"] == "gxi" and app.query_params["steps"] == "16"
+    agreement = chart_spec(app, "attribution_agreement")["data"]
+    assert [trace["name"] for trace in agreement] == ["vs attention", "vs rollout"]
+    assert all(-1 <= value <= 1 for value in array(agreement[0]["y"]) if not np.isnan(value))
+    app.get("segmented_control")[0].set_value("ig").run()
+    assert chart_spec(app, "attribution")["layout"]["title"]["text"] == "Integrated gradients"
+    assert app.query_params["method"] == "ig"
+
+
+def test_an_attribution_link_with_bad_steps_falls_back_with_a_notice():
+    app = run_app({"tab": "attribution", "text": "a b", "steps": "7", "method": "saliency"})
+    app.switch_page(PAGE).run()
+    warnings = texts(app.warning)
+    assert any("steps are not one of" in message for message in warnings)
+    assert any("method is not one of" in message for message in warnings)
+    assert app.query_params["steps"] == "128" and app.query_params["method"] == "ig"
+
+
+def test_the_importance_cache_is_in_the_users_cache_folder_not_the_repository(tmp_path, monkeypatch):
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert app_analysis.cache_dir() == tmp_path / "xdg" / "transformer-app" / "analysis"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert app_analysis.cache_dir().is_relative_to(app_support.Path.home() / ".cache")

@@ -14,7 +14,7 @@ from test_app import TIMEOUT, TOY, chart_keys, chart_spec, checkpoints, run_app,
 import app_support
 from conftest import ROOT
 from transformer import load_checkpoint
-from transformer.training import collate
+from transformer.data import collate
 
 pytestmark = pytest.mark.usefixtures("checkpoints")
 
@@ -84,6 +84,7 @@ def test_masks_pad_the_batch_and_show_the_shortest_sentence_first():
     padding = chart_spec(app, "mask_padding")
     assert padding["layout"]["xaxis"]["ticktext"][-1] == "&lt;pad&gt;"
     assert app.query_params["batch"] == "a b c d e f\nx y\n\n1 2 3"
+    assert any("`<pad>` *query* rows are computed" in caption for caption in texts(app.caption))
 
 
 @pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
@@ -133,6 +134,33 @@ def test_masks_url_with_bad_values_falls_back_with_notices():
     assert app.selectbox(key="sentence").value == 1  # the shortest
     assert app.get("segmented_control")[0].value == "decoder"
     assert (app.selectbox(key="steps_layer").value, app.selectbox(key="steps_head").value) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "page, params, notice",
+    [
+        (MASKS, {"batch": "a b c\nx", "sentence": "9" * 5000}, "sentence is not between 1 and 2"),
+        (MASKS, {"batch": "a b c\nx", "layer": "9" * 5000}, "layer is not between 1 and 2"),
+        (DECODING, {"text": "a b c", "step": "9" * 5000}, "step is not between 1 and 4"),
+    ],
+)
+def test_a_number_of_thousands_of_digits_in_the_link_falls_back_with_a_notice(page, params, notice):
+    app = open_page(page, params)  # int() refuses more than 4,300 digits: the page used to stop there
+    assert any(notice in message for message in texts(app.warning)), texts(app.warning)
+    assert CHARTS[page] <= chart_keys(app)
+
+
+@pytest.mark.parametrize(
+    "page, params, notice",
+    [
+        (MASKS, {"batch": "a b\n" * 1000}, "batch was cut to 2000 characters"),
+        (MASKS, {"targets": "b a\n" * 1000}, "targets was cut to 2000 characters"),
+        (DECODING, {"text": "a b", "prefix": "b " * 300}, "prefix was cut to 500 characters"),
+    ],
+)
+def test_a_link_longer_than_its_field_is_cut_with_a_notice(page, params, notice):
+    app = open_page(page, params)
+    assert any(notice in message for message in texts(app.warning)), texts(app.warning)
 
 
 def test_masks_page_bounds_the_batch():
@@ -206,6 +234,59 @@ def test_decoding_url_restores_the_step_and_rejects_a_bad_one():
     assert app.slider(key="step").value == 1
 
 
+def test_decoding_buttons_step_and_play_through_the_translation():
+    app = open_page(DECODING, {"text": "a b c"})  # 4 steps
+    assert app.button(key="step_previous").disabled
+    app.button(key="step_next").click().run()
+    assert app.slider(key="step").value == 2 and app.query_params["step"] == "2"
+    app.button(key="step_previous").click().run()
+    assert app.slider(key="step").value == 1
+    app.button(key="step_play").click().run()  # playing: each run of the stepper advances one step
+    assert app.session_state["playing"] and app.slider(key="step").value == 2
+    assert app.button(key="step_play").label == "Pause"
+    app.run().run()
+    assert app.slider(key="step").value == 4 and app.button(key="step_next").disabled
+    app.run()  # at the last step playing stops
+    assert not app.session_state["playing"] and app.button(key="step_play").label == "Play"
+    assert app.slider(key="step").value == 4
+
+
+def test_sampling_mode_draws_with_its_settings_and_keeps_them_in_the_url():
+    app = open_page(DECODING, {"text": "a b c d", "mode": "sample", "temperature": "0", "seed": "3"})
+    assert app.segmented_control(key="decoding_mode").value == "sample"
+    assert texts(app.code)[0] == "d c b a"  # temperature 0 is greedy
+    assert app.text_input(key="prefix").disabled
+    spec = chart_spec(app, "next_tokens")
+    model, sampled = spec["data"]
+    assert "temperature 0" in sampled["name"] and max(spec_array(sampled["x"])) == 1.0  # all mass on one token
+    assert "beam_tree" not in chart_keys(app)
+    app.slider(key="temperature").set_value(2.0).run()
+    app.number_input(key="top_k").set_value(3).run()
+    assert not app.exception
+    params = app.query_params
+    assert (params["mode"], params["temperature"], params["top_k"], params["seed"]) == ("sample", "2", "3", "3")
+    sampled = chart_spec(app, "next_tokens")["data"][1]
+    assert (spec_array(sampled["x"]) > 0).sum() <= 3  # top-k 3 cuts the rest
+    first = texts(app.code)[0]
+    assert texts(open_page(DECODING, dict(params)).code)[0] == first  # the link draws the same sample
+
+
+def test_sampling_link_with_bad_settings_falls_back_with_notices():
+    app = open_page(DECODING, {"text": "a b", "mode": "sample", "temperature": "9", "top_p": "0", "top_k": "x"})
+    warnings = " ".join(texts(app.warning))
+    assert "temperature is not between 0 and 2" in warnings and "top_p is not in (0, 1]" in warnings
+    assert "top_k is not between" in warnings
+    assert app.slider(key="temperature").value == 1.0 and app.number_input(key="top_k").value is None
+    app = open_page(DECODING, {"text": "a b", "mode": "nonsense"})
+    assert any("mode is not search or sample" in message for message in texts(app.warning))
+
+
+def test_decoding_with_a_beam_lists_the_finished_hypotheses():
+    app = open_page(DECODING, {"text": "a b c"}, beam_size=3)
+    [table] = app.dataframe
+    assert table.value["chosen"].tolist()[0] and table.value["hypothesis"][0] == "c b a </s>"
+
+
 def test_model_card_shows_config_counts_curves_scores_and_credits():
     app = open_page(MODEL)
     settings, scores = (element.value for element in app.dataframe)
@@ -216,8 +297,15 @@ def test_model_card_shows_config_counts_curves_scores_and_credits():
     curves = chart_spec(app, "training_curves")
     assert {trace["name"] for trace in curves["data"]} >= {"learning rate", "dev BLEU"}
     assert any("Data" in markdown and "reverse_task_pairs" in markdown for markdown in texts(app.markdown))
+    assert not any("## Scores" in markdown for markdown in texts(app.markdown))  # the scores once: the table
     total = sum(p.numel() for p in load_checkpoint(TOY).model.parameters())
     assert chart_spec(app, "parameters")["layout"]["title"]["text"] == f"{total:,} parameters"
+
+
+def test_without_section_drops_one_level_two_section():
+    card = "# toy\n\n## Data\nd\n\n## Scores (`metrics.json`)\n| a |\n\n## Limits\nl\n"
+    assert app_support.without_section(card, "Scores") == "# toy\n\n## Data\nd\n\n## Limits\nl\n"
+    assert app_support.without_section(card, "Speed") == card
 
 
 def test_model_card_without_the_optional_files():
@@ -232,6 +320,36 @@ def test_model_card_without_the_optional_files():
     (bare / app_support.TRAINING_LOG).write_text("step,train_loss\n1,2.0\n")
     app = open_page(MODEL, {"ckpt": "bare"})
     assert "cannot be drawn: the training log has no lr column" in app.error[0].value
+
+
+def test_model_card_reports_unreadable_scores_and_log_and_draws_the_rest():
+    broken = app_support.checkpoints_dir() / "broken"
+    shutil.copytree(TOY, broken)
+    (broken / "metrics.json").write_text("{ not json")
+    (broken / app_support.TRAINING_LOG).unlink()
+    (broken / app_support.TRAINING_LOG).mkdir()  # a folder where the log should be
+    app = open_page(MODEL, {"ckpt": "broken"})
+    errors = texts(app.error)
+    assert any("metrics.json cannot be read" in e and "not valid JSON" in e for e in errors), errors
+    assert any("training log cannot be read" in e and "a directory" in e for e in errors), errors
+    assert any("Test BLEU unavailable" in markdown for markdown in texts(app.sidebar.markdown))
+    assert {"architecture", "parameters"} <= chart_keys(app)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("page", [MASKS, POSITIONAL])
+def test_pages_draw_a_model_on_the_gpu(page, monkeypatch):
+    def on_gpu(folder):
+        translator = load_checkpoint(folder)
+        translator.model.cuda()
+        return translator
+
+    monkeypatch.setattr(app_support, "load_checkpoint", on_gpu)
+    app_support._load_once.clear()
+    try:
+        assert CHARTS[page] <= chart_keys(open_page(page))
+    finally:
+        app_support._load_once.clear()
 
 
 def test_presentation_mode_enlarges_figures_hides_controls_and_stays_in_the_url():

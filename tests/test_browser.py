@@ -130,8 +130,8 @@ def test_translate_page_in_a_browser(page, server):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stTextArea"] textarea').input_value() == SENTENCE
     assert translation.inner_text().strip()
-    assert "layer 1" in map_title(page)
-    assert "layer=1" in page.url and "text=Two+dogs" in page.url
+    assert "layer 3" in map_title(page)  # en-de's sharpest encoder-decoder attention
+    assert "layer=3" in page.url and "text=Two+dogs" in page.url
 
     # A full-height window, so the screenshot holds the whole page (Streamlit scrolls inside it).
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
@@ -198,7 +198,7 @@ def test_head_view_hover_focuses_a_tokens_lines_and_a_click_pins_them(page, serv
     """Saves a screenshot of the hover state to test-artifacts/head-view.png."""
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
-    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
+    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.&heads=1,2,3,4")
     frame = head_view_frame(page)
     every = drawn_lines(frame)
     assert visible_lines(frame) == every
@@ -254,7 +254,7 @@ def test_head_view_downloads_png_and_svg(page, server):
 
     with page.expect_download() as download:
         frame.get_by_role("button", name="Download PNG").click()
-    assert download.value.suggested_filename == "head-view-cross-layer1.png"
+    assert download.value.suggested_filename == "head-view-cross-layer3.png"
     png = Path(download.value.path()).read_bytes()
     assert png.startswith(PNG_SIGNATURE)
     assert struct.unpack(">II", png[16:24]) == (2 * width, 2 * height)  # IHDR: drawn at 2x
@@ -263,11 +263,11 @@ def test_head_view_downloads_png_and_svg(page, server):
 
     with page.expect_download() as download:
         frame.get_by_role("button", name="Download SVG").click()
-    assert download.value.suggested_filename == "head-view-cross-layer1.svg"
+    assert download.value.suggested_filename == "head-view-cross-layer3.svg"
     svg = ET.parse(download.value.path()).getroot()  # a standalone, well-formed SVG file
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     texts = {text.text for text in svg.iter("{http://www.w3.org/2000/svg}text")}
-    assert {*data["queries"], *data["keys"], "head 1", "Layer 1"} <= texts
+    assert {*data["queries"], *data["keys"], "head 4", "Layer 3"} <= texts  # en-de's sharpest head
     assert len(list(svg.iter("{http://www.w3.org/2000/svg}line"))) >= len(drawn_lines(frame))
 
 
@@ -303,3 +303,34 @@ def test_presentation_mode_in_a_browser(page, server):
     page.wait_for_url("**present=1**")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator(".st-key-sidebar_details").is_hidden()
+
+
+def boxes_inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack
+    )
+
+
+def test_a_phone_keeps_titles_clear_of_the_toolbar_and_tokens_inside_their_cells(page, server):
+    """At 390 px wide: the map's title under its toolbar, each token of the translation inside its
+    coloured cell. Saves test-artifacts/phone.png."""
+    page.set_viewport_size({"width": 390, "height": 1600})
+    page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
+    chart = page.locator(".st-key-attention_map .js-plotly-plot")
+    chart.wait_for()
+    wait_until_idle(page)
+    chart.scroll_into_view_if_needed()
+    chart.hover()
+    toolbar = page.locator(".st-key-attention_map .modebar").bounding_box()
+    title = page.locator(".st-key-attention_map .gtitle").bounding_box()
+    assert title["y"] >= toolbar["y"] + toolbar["height"] - 1, (title, toolbar)
+    cells = page.locator(".st-key-token_probs .trace.bars .point")
+    assert cells.count() >= 7  # "Zwei Hunde spielen im Schnee." and </s>
+    for index in range(cells.count()):
+        cell = cells.nth(index)
+        assert boxes_inside(cell.locator("text").bounding_box(), cell.locator("path").bounding_box()), index
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "phone.png")

@@ -34,3 +34,12 @@ def test_analysis_page_in_a_browser(page, server):  # noqa: F811 (the fixtures i
     assert "kind=encoder" in page.url and "layer=2" in page.url and "head=4" in page.url
     assert "text=a+b+c+d" in page.url  # the sentence went along
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_attribution_tab_in_a_browser(page, server):  # noqa: F811 (the fixtures imported above)
+    page.goto(f"{server}/analysis?ckpt=toy-reverse&text=a%20b%20c%20d&tab=attribution&steps=16")
+    page.locator(".st-key-attribution_agreement .js-plotly-plot").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(".js-plotly-plot").count() >= 2  # attribution, attention, rollout, agreement: 4
+    assert "tab=attribution" in page.url and "steps=16" in page.url

@@ -9,7 +9,6 @@ from figures import (
     alignment_heatmap,
     alignment_links,
     attention_change_heatmap,
-    attention_shift,
     head_grid,
     head_grid_target,
     importance_ranking,
@@ -77,14 +76,6 @@ def test_head_grid_outlines_marked_heads_on_their_panel():
     assert outlines == {("x2", 1.55, 0.55), ("x", -0.45, -0.45)}
 
 
-def test_attention_shift_is_the_total_variation_per_query_averaged():
-    original = np.array([[[[1.0, 0.0], [0.5, 0.5]]]])  # (1 layer, 1 head, 2 queries, 2 keys)
-    moved = np.array([[[[0.0, 1.0], [0.5, 0.5]]]])  # query 0 moved entirely, query 1 not at all
-    shift = attention_shift({"encoder": original}, {"encoder": moved})
-    np.testing.assert_allclose(shift["encoder"], [[0.5]])
-    np.testing.assert_allclose(attention_shift({"cross": original}, {"cross": original})["cross"], [[0.0]])
-
-
 def test_attention_change_is_drawn_on_a_scale_centred_on_zero():
     change = np.array([[0.2, -0.05], [0.0, 0.1]])
     heatmap = attention_change_heatmap(change, ["a", "b"], ["c", "d"], "change").data[0]
@@ -142,13 +133,13 @@ def test_alignment_links_join_source_and_target_with_the_weight_as_opacity():
     figure = alignment_links(aligned, WORDS, SOURCE, [(0, 1), (1, 0), (2, 2)])
     lines = [trace for trace in figure.data if trace.mode == "lines"]
     assert [(tuple(line.x), tuple(line.y)) for line in lines] == [
+        ((0, 1), (0, -1)),  # target word (left) to source token (right), as in the head view
         ((0, 1), (-1, 0)),
-        ((0, 1), (0, -1)),
         ((0, 1), (-2, -2)),
     ]
     assert [line.opacity for line in lines] == [0.8, 0.7, 0.2]  # a faint link stays visible
     tokens = [trace for trace in figure.data if trace.mode == "markers+text"]
-    assert [len(trace.text) for trace in tokens] == [len(SOURCE), len(WORDS)]
+    assert [len(trace.text) for trace in tokens] == [len(WORDS), len(SOURCE)]
     assert "▁Katze ← ▁the: 0.70" in lines[1].hovertemplate
 
 

@@ -14,12 +14,14 @@ from figures import (
     attention_step_figures,
     beam_tree,
     embedding_parts_figure,
+    finished_hypotheses,
     mask_heatmap,
     next_token_bars,
     padded_ids,
     parameter_bars,
     positional_curves,
     positional_heatmap,
+    sampling_bars,
     similarity_by_distance,
     similarity_heatmap,
     step_attention,
@@ -107,6 +109,16 @@ def test_a_padding_row_broadcasts_over_the_queries():
     assert "may attend" in figure.data[0].hovertemplate
 
 
+def test_mask_key_labels_stand_upright_and_are_thinned_where_they_would_collide():
+    figure = mask_heatmap(np.ones((3, 4), dtype=bool), TARGET, SOURCE)
+    assert figure.layout.xaxis.tickangle == -90 and len(figure.layout.xaxis.ticktext) == 4  # short: all
+    tokens = [f"▁word{i}" for i in range(40)]
+    axis = mask_heatmap(np.ones((40, 40), dtype=bool), tokens, tokens).layout.xaxis
+    assert 0 < len(axis.tickvals) < 40 and axis.tickvals[0] == 0
+    assert len(axis.tickvals) * 12 * 1.25 <= 280 + 12 * 1.25  # 12 px labels fit the column's axis
+    assert [axis.ticktext[i] for i in range(2)] == [tokens[axis.tickvals[0]], tokens[axis.tickvals[1]]]
+
+
 def test_attention_steps_figures_show_every_step_of_the_models_own_math():
     model = Transformer(tiny_config()).eval()
     src, tgt = torch.tensor([[5, 6, 7, 2, 0, 0]]), torch.tensor([[1, 8, 9, 10]])
@@ -137,6 +149,20 @@ def test_next_token_bars_mark_the_chosen_token():
     forced = next_token_bars(alternatives, "▁Maus", 0.001, forced=True)
     assert list(forced.data[0].customdata) == ["▁Hund", "▁Katze", "&lt;/s&gt;", "▁Maus"]  # added below the others
     assert "forced" in forced.layout.title.text
+    assert forced.layout.xaxis.range == (0, 1) and forced.layout.xaxis.tickvals[-1] == 1  # the axis reaches 100 %
+
+
+def test_sampling_bars_put_the_reshaped_distribution_beside_the_models():
+    rows = [("▁Hund", 0.6, 0.8), ("▁Katze", 0.3, 0.2), ("</s>", 0.05, 0.0)]
+    figure = sampling_bars(rows, "▁Katze", "temperature 0.5")
+    model, sampled = figure.data
+    assert list(model.x) == [0.6, 0.3, 0.05] and list(sampled.x) == [0.8, 0.2, 0.0]
+    assert "temperature 1" in model.name and "temperature 0.5" in sampled.name
+    assert sampled.marker.color[1] != sampled.marker.color[0] == sampled.marker.color[2]  # the drawn token
+    assert figure.layout.barmode == "group" and "▁Katze" in figure.layout.title.text
+    assert list(figure.layout.yaxis.ticktext) == ["▁Hund", "▁Katze", "&lt;/s&gt;"]
+    rare = sampling_bars([("▁Hund", 0.9, 0.9), ("▁Maus", 1e-5, 2e-4)], "▁Maus", "temperature 2").data[1]
+    assert list(rare.text) == ["90.0%", "<0.1%"]  # drawn, so not 0
 
 
 def test_step_attention_has_a_row_per_layer_and_head():
@@ -179,6 +205,34 @@ def test_beam_trees_chosen_path_is_the_beam_search_output(toy, prefix):
         beam_tree(trace, labels[:-1], best_path(trace), root="start")
 
 
+def test_beam_tree_names_only_kept_and_chosen_nodes_with_their_scores(toy):
+    trace = []
+    toy.translate(["a b c d e f"], beam_size=3, trace=trace)
+    labels = [toy.tokenizer.tokens([node.token for node in nodes]) for nodes in trace]
+    chosen = best_path(trace)
+    figure = beam_tree(trace, labels, chosen, root="start")
+    nodes = {trace.name: trace for trace in figure.data if trace.mode == "markers+text"}
+    assert all(template == "%{text}<br>%{customdata[0]:.2f}" for template in nodes["kept in the beam"].texttemplate)
+    assert set(nodes["pruned"].texttemplate) == {""}
+    finished = nodes["finished (ends in EOS)"]
+    named = [x for x, template in zip(finished.x, finished.texttemplate) if template]
+    assert named == [chosen[-1].step]  # of the finished, only the translation's last node
+
+
+def test_finished_hypotheses_list_every_finished_one_best_first(toy):
+    trace = []
+    [result] = toy.translate(["a b c d"], beam_size=3, trace=trace)
+    labels = [toy.tokenizer.tokens([node.token for node in nodes]) for nodes in trace]
+    table = finished_hypotheses(trace, labels, best_path(trace))
+    finished = [node for nodes in trace for node in nodes if node.status == "finished"]
+    assert len(table) == len(finished) >= 1
+    assert list(table["length-normalised"]) == sorted(table["length-normalised"], reverse=True)
+    assert table["chosen"].tolist() == [True] + [False] * (len(table) - 1)
+    assert table["hypothesis"][0] == " ".join(result.output_tokens)
+    assert table["tokens"][0] == len(result.output_tokens)
+    assert sorted(table["log-probability"]) == sorted(node.score for node in finished)
+
+
 # -- the model card ---------------------------------------------------------------------------
 def diagram_text(figure) -> str:
     return " ".join(annotation.text for annotation in figure.layout.annotations)
@@ -193,6 +247,14 @@ def test_architecture_is_drawn_from_the_config(pre_norm):
     assert "Linear 32 → 29" in text and "23 × 32" in text and "up to 40 positions" in text
     assert ("Final LayerNorm" in text) == pre_norm and ("Add & LayerNorm" in text) != pre_norm
     assert "tied" not in text
+    figure = architecture_diagram(config)
+    residuals = [a for a in figure.layout.annotations if a.showarrow and a.arrowwidth == 1.5]
+    adds = [a for a in figure.layout.annotations if a.text.startswith("Add")]
+    assert len(residuals) == len(adds) == 2 + 3  # one into every Add: 2 sub-layers per encoder layer, 3 per decoder
+    for arrow in residuals:  # each ends at the side of its Add box, at its height
+        add = min(adds, key=lambda a: abs(a.y - arrow.y) + abs(a.x - arrow.x))
+        assert arrow.y == add.y and abs(arrow.x - add.x) == pytest.approx(2.2)
+    assert "residual connection" in text
     tied = tiny_config(tgt_vocab_size=23, tie_embeddings=True)
     assert "share one 23 × 32 matrix" in diagram_text(architecture_diagram(tied))
 

@@ -1,0 +1,331 @@
+"""Figures of one layer seen from the inside (transformer.inside): matrices with a token on each
+row and their shape in their title, a projection split into its heads, the values one output row
+mixes, the neuron view of one query against every key, and the q ⊙ k bars of one key.
+
+Pure functions of arrays and token lists. Matrices are drawn on a colour scale centred on 0 (red
+positive, blue negative), each on its own range: their magnitudes differ from step to step. No
+figure sets a font size, so presentation mode's larger font reaches every text.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .attention import label, token_axis
+
+DIVERGING = "RdBu_r"
+HIGHLIGHT = "#d62728"
+LINE_COLOR = "#1f77b4"
+MASKED_COLOR = "#9e9e9e"
+ROW_PIXELS = 24  # the height of one token row
+NEURON_COLUMNS = ("attention", "k", "q ⊙ k", "q·k / √d_k", "softmax")
+
+
+class Panel(NamedTuple):
+    """One matrix of matrices_figure: what it is, its shape in the paper's symbols, its values
+    (rows, columns) and the token of each row."""
+
+    title: str
+    symbols: str
+    matrix: np.ndarray
+    tokens: list[str]
+
+
+def shape_label(symbols: str, matrix) -> str:
+    """A shape in symbols and in numbers: shape_label("(S, d_model)", x) -> "(S, d_model) = (12, 256)"."""
+    return f"{symbols} = ({', '.join(str(n) for n in np.shape(matrix))})"
+
+
+def _limit(values) -> float:
+    """The half-range of a colour scale centred on 0: the largest magnitude (1 if all are 0)."""
+    values = np.abs(np.asarray(values, dtype=float))
+    return float(np.nanmax(values)) if values.size and np.nanmax(values) > 0 else 1.0
+
+
+def _matrix_heatmap(matrix: np.ndarray, tokens: list[str]) -> go.Heatmap:
+    rows = [f"{label(token)} ({i})" for i, token in enumerate(tokens)]
+    limit = _limit(matrix)
+    return go.Heatmap(
+        z=matrix,
+        x=list(range(matrix.shape[1])),
+        y=list(range(matrix.shape[0])),
+        text=[[row] * matrix.shape[1] for row in rows],
+        hovertemplate="%{text}, dimension %{x}: %{z:.3f}<extra></extra>",
+        colorscale=DIVERGING,
+        zmin=-limit,
+        zmax=limit,
+        showscale=False,
+    )
+
+
+def _head_blocks(figure: go.Figure, n_rows: int, n_heads: int, head_size: int, head: int | None, col: int) -> None:
+    """Lines between the heads' blocks of head_size columns, "head i" under each block, and an
+    outline around head `head`."""
+    for boundary in range(1, n_heads):
+        figure.add_vline(x=boundary * head_size - 0.5, line=dict(color="black", width=1), row=1, col=col)
+    figure.update_xaxes(
+        tickmode="array",
+        tickvals=[h * head_size + (head_size - 1) / 2 for h in range(n_heads)],
+        ticktext=[f"head {h + 1}" for h in range(n_heads)],
+        row=1,
+        col=col,
+    )
+    if head is not None:
+        figure.add_shape(
+            type="rect",
+            x0=head * head_size - 0.5,
+            x1=(head + 1) * head_size - 0.5,
+            y0=-0.5,
+            y1=n_rows - 0.5,
+            line=dict(color=HIGHLIGHT, width=3),
+            row=1,
+            col=col,
+        )
+
+
+def matrices_figure(panels: list[Panel], title: str = "", head: int | None = None) -> go.Figure:
+    """Matrices side by side, a token per row, each titled with what it is and its shape. A panel
+    of shape (heads, rows, d_k) is drawn as its heads side by side, Concat(head_1, ..., head_h),
+    cut into blocks of d_k columns, the block of head `head` outlined."""
+    matrices = [np.asarray(panel.matrix, dtype=float) for panel in panels]
+    for panel, matrix in zip(panels, matrices):
+        if matrix.ndim not in (2, 3) or matrix.shape[-2] != len(panel.tokens):
+            raise ValueError(f"{panel.title}: a matrix of shape {matrix.shape} for {len(panel.tokens)} tokens")
+    side_by_side = [np.concatenate(list(m), axis=1) if m.ndim == 3 else m for m in matrices]
+    figure = make_subplots(
+        rows=1,
+        cols=len(panels),
+        subplot_titles=[f"{p.title}<br>{shape_label(p.symbols, m)}" for p, m in zip(panels, side_by_side)],
+        horizontal_spacing=0.12 / len(panels) + 0.04,
+    )
+    for col, (panel, matrix, drawn) in enumerate(zip(panels, matrices, side_by_side), start=1):
+        figure.add_trace(_matrix_heatmap(drawn, panel.tokens), row=1, col=col)
+        figure.update_yaxes(token_axis(panel.tokens, autorange="reversed"), row=1, col=col)
+        figure.update_xaxes(title_text="dimension", row=1, col=col)
+        if matrix.ndim == 3:
+            _head_blocks(figure, len(panel.tokens), len(matrix), matrix.shape[2], head, col)
+    rows = max(len(panel.tokens) for panel in panels)
+    figure.update_layout(
+        title=title,
+        height=min(900, 200 + ROW_PIXELS * rows),
+        margin=dict(l=10, r=10, t=110 if title else 80, b=10),
+    )
+    return figure
+
+
+def mixture_figure(weights, weighted_values, output, key_tokens: list[str], query_token: str, title: str = ""):
+    """What one output row of a head is a mixture of: row j is weight_j × v_j (weighted_values,
+    (keys, d_k)), and the last row, their sum, is the head's output for the query (d_k,).
+    One colour range for all, so that each key's share of the output can be compared."""
+    weights, weighted = np.asarray(weights, dtype=float), np.asarray(weighted_values, dtype=float)
+    output = np.asarray(output, dtype=float)[None, :]
+    if weighted.shape != (len(key_tokens), output.shape[1]) or weights.shape != (len(key_tokens),):
+        raise ValueError(
+            f"weighted values {weighted.shape} do not match {len(key_tokens)} keys and d_k {output.shape[1]}"
+        )
+    rows = [f"{w:.2f} × v({label(token)}) ({j})" for j, (w, token) in enumerate(zip(weights, key_tokens))]
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.06)
+    limit = _limit(np.concatenate([weighted, output]))
+    style = dict(colorscale=DIVERGING, zmin=-limit, zmax=limit, showscale=False)
+    figure.add_trace(
+        go.Heatmap(
+            z=weighted,
+            y=rows,
+            hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>",
+            **style,
+        ),
+        row=1,
+        col=1,
+    )
+    output_row = f"= output of {label(query_token)}"
+    figure.add_trace(
+        go.Heatmap(z=output, y=[output_row], hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>", **style),
+        row=2,
+        col=1,
+    )
+    figure.update_yaxes(autorange="reversed", row=1, col=1)
+    figure.update_xaxes(title_text="dimension of the head (d_k)", row=2, col=1)
+    figure.update_layout(
+        title=title, height=min(900, 220 + ROW_PIXELS * (len(key_tokens) + 2)), margin=dict(l=10, r=10, t=60, b=10)
+    )
+    return figure
+
+
+def neuron_key_target(point: dict) -> int | None:
+    """The key of a click on neuron_view's figure (a key token's marker), None for any other point."""
+    data = point.get("customdata")
+    return int(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
+
+
+def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: int | None = None, title: str = ""):
+    """BertViz's neuron view of one query of one head: neuron holds (transformer.inside.NeuronView)
+    query (d_k,), keys and products (keys, d_k), scores, scaled, allowed and weights (keys,).
+
+    Left, lines from the query to every key, their opacity the softmax weight; then the key
+    vectors k (the query's q above them), the elementwise products q ⊙ k, whose sum is the
+    score, the scaled score and the weight. Masked keys are grey. The key markers carry their
+    index as customdata (neuron_key_target); selected_key is outlined."""
+    q = np.asarray(neuron.query, dtype=float)
+    keys, products = np.asarray(neuron.keys, dtype=float), np.asarray(neuron.products, dtype=float)
+    scores, scaled = np.asarray(neuron.scores, dtype=float), np.asarray(neuron.scaled, dtype=float)
+    allowed, weights = np.asarray(neuron.allowed, dtype=bool), np.asarray(neuron.weights, dtype=float)
+    n_keys = len(key_tokens)
+    if products.shape != (n_keys, q.size) or keys.shape != products.shape or weights.shape != (n_keys,):
+        raise ValueError(f"neuron arrays do not match {n_keys} keys of d_k = {q.size}")
+    figure = make_subplots(
+        rows=2,
+        cols=5,
+        column_widths=[0.22, 0.25, 0.25, 0.14, 0.14],
+        row_heights=[1 / (n_keys + 1), n_keys / (n_keys + 1)],
+        specs=[[None, {}, None, None, None], [{}, {}, {}, {}, {}]],
+        subplot_titles=["q (query)", *NEURON_COLUMNS],
+        horizontal_spacing=0.02,
+        vertical_spacing=0.08,
+    )
+    middle = (n_keys - 1) / 2
+    key_names = [f"{label(token)} ({j})" for j, token in enumerate(key_tokens)]
+    key_colors = [LINE_COLOR if a else MASKED_COLOR for a in allowed]
+    # Trace 0: the key markers, clickable (customdata = key index).
+    figure.add_trace(
+        go.Scatter(
+            x=[1] * n_keys,
+            y=list(range(n_keys)),
+            mode="markers+text",
+            text=[label(token) for token in key_tokens],
+            textposition="middle right",
+            customdata=list(range(n_keys)),
+            hovertext=[f"{w:.3f}" for w in weights],
+            marker=dict(size=12, color=key_colors),
+            hovertemplate="key %{text}: weight %{hovertext}<br>click to see its q ⊙ k<extra></extra>",
+            showlegend=False,
+        ),
+        row=2,
+        col=1,
+    )
+    for j, weight in enumerate(weights):
+        figure.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[middle, j],
+                mode="lines",
+                line=dict(color=LINE_COLOR, width=3),
+                opacity=float(weight),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=2,
+            col=1,
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[0],
+            y=[middle],
+            mode="markers+text",
+            text=[label(query_token)],
+            textposition="middle left",
+            marker=dict(size=12, color=HIGHLIGHT),
+            hovertemplate="query %{text}<extra></extra>",
+            showlegend=False,
+        ),
+        row=2,
+        col=1,
+    )
+    vectors = (
+        ("q", q[None, :], [label(query_token)], 1, 2),  # above the keys
+        ("k", keys, key_names, 2, 2),
+        ("q ⊙ k", products, key_names, 2, 3),
+    )
+    for name, matrix, rows, row, col in vectors:
+        limit = _limit(matrix)
+        figure.add_trace(
+            go.Heatmap(
+                z=matrix,
+                y=rows,
+                colorscale=DIVERGING,
+                zmin=-limit,
+                zmax=limit,
+                showscale=False,
+                hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra>%{meta}</extra>",
+                meta=name,
+            ),
+            row=row,
+            col=col,
+        )
+    bars = (
+        (
+            scaled,
+            [f"{s:.2f}" if a else "masked" for s, a in zip(scaled, allowed)],
+            "q·k = %{customdata:.3f}, / √d_k = %{x:.3f}",
+        ),
+        (weights, [f"{w:.2f}" for w in weights], "weight %{x:.3f}"),
+    )
+    for col, (values, text, hover) in enumerate(bars, start=4):
+        figure.add_trace(
+            go.Bar(
+                x=values,
+                y=key_names,
+                orientation="h",
+                marker_color=key_colors,
+                text=text,
+                textposition="outside",
+                cliponaxis=False,
+                customdata=scores,
+                hovertemplate=f"%{{y}}: {hover}<extra></extra>",
+                showlegend=False,
+            ),
+            row=2,
+            col=col,
+        )
+    if selected_key is not None:
+        figure.add_shape(
+            type="rect",
+            x0=-0.5,
+            x1=q.size - 0.5,
+            y0=selected_key - 0.5,
+            y1=selected_key + 0.5,
+            line=dict(color=HIGHLIGHT, width=3),
+            row=2,
+            col=3,
+        )
+    figure.update_xaxes(visible=False, range=[-0.8, 1.9], row=2, col=1)
+    figure.update_yaxes(visible=False, range=[n_keys - 0.5, -0.5], row=2, col=1)
+    for col in (2, 3, 4, 5):
+        figure.update_yaxes(autorange="reversed", showticklabels=False, row=2, col=col)
+    figure.update_xaxes(range=[0, 1], row=2, col=5)
+    figure.update_yaxes(showticklabels=False, row=1, col=2)
+    figure.update_xaxes(showticklabels=False, row=1, col=2)
+    figure.update_layout(
+        title=title,
+        height=min(1000, 220 + 30 * n_keys),
+        margin=dict(l=10, r=10, t=90 if title else 60, b=10),
+        dragmode=False,
+        bargap=0.25,
+    )
+    return figure
+
+
+def product_bars(products, query_token: str, key_token: str, score: float, weight: float):
+    """The elementwise products q ⊙ k of one query and one key, a bar per dimension of the head:
+    their sum is the score q·k."""
+    products = np.asarray(products, dtype=float)
+    figure = go.Figure(
+        go.Bar(
+            x=list(range(products.size)),
+            y=products,
+            marker_color=np.where(products >= 0, "#d6604d", "#4393c3"),
+            hovertemplate="dimension %{x}: q × k = %{y:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=(
+            f"q ⊙ k for query {label(query_token)} and key {label(key_token)}: "
+            f"the bars sum to q·k = {score:.3f} (weight {weight:.3f})"
+        ),
+        height=320,
+        margin=dict(l=10, r=10, t=60, b=10),
+        xaxis_title="dimension of the head (d_k)",
+        yaxis_title="q × k",
+    )
+    return figure

@@ -1,0 +1,137 @@
+"""Figures readable from the back row and on a phone: every text of a Plotly figure at least a
+given size, token axes that label every k-th token when their labels would otherwise overlap,
+and titles wrapped to a phone's width below the chart's toolbar. Pure: a figure in, a new figure
+out (the app applies them to every chart, presentation mode with 16 px)."""
+
+import math
+
+import plotly.graph_objects as go
+
+PLOTLY_DEFAULT_FONT, PLOTLY_DEFAULT_HEIGHT = 12, 450
+PLOTLY_DEFAULT_MARGIN = {"t": 100, "b": 80}
+LINE_SPACING = 1.25  # a label needs this many font sizes of axis length
+ASSUMED_WIDTH = 600  # an x axis' length when the figure does not say: presentation heatmaps are at least this wide
+TITLE_CHARS = 40  # a title line that fits a chart on a 390 px wide phone
+TITLE_SCALE = 1.4  # Plotly draws titles this much larger than the layout's font
+TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
+MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
+
+
+def wrapped_title(text: str, width: int = TITLE_CHARS) -> str:
+    """text in lines of at most width characters, broken at spaces (a longer word stays whole)
+    and joined by <br>, as Plotly breaks lines; its own <br> breaks are kept."""
+    lines = []
+    for paragraph in text.split("<br>"):
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
+def thinned_ticks(count: int, axis_pixels: float, font_size: float) -> list[int]:
+    """Indices of the count labels to keep on an axis of axis_pixels: every k-th, k the smallest
+    step at which labels of font_size do not overlap; all of them when they fit."""
+    if count <= 0:
+        return []
+    step = max(1, math.ceil(count * font_size * LINE_SPACING / max(axis_pixels, 1)))
+    return list(range(0, count, step))
+
+
+def _enlarge(node, font_size: float) -> None:
+    """Raise every font size in a figure's JSON (layout and traces) below font_size to it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("font") and isinstance(value, dict) and "size" in value:
+                size = value["size"]
+                value["size"] = [max(s, font_size) for s in size] if isinstance(size, list) else max(size, font_size)
+            _enlarge(value, font_size)
+    elif isinstance(node, list):
+        for item in node:
+            _enlarge(item, font_size)
+
+
+def _font(owner: dict, key: str, font_size: float) -> None:
+    owner.setdefault(key, {}).setdefault("size", font_size)
+
+
+def _colorbar(colorbar: dict, font_size: float) -> None:
+    _font(colorbar, "tickfont", font_size)
+    _font(colorbar.setdefault("title", {}), "font", font_size)
+
+
+def _set_sizes(spec: dict, font_size: float) -> None:
+    """Write font_size where the figure leaves a text's size to its template: the app's theme
+    would otherwise draw tick labels, legends and colour bars smaller than the layout's font."""
+    layout = spec["layout"]
+    _font(layout.setdefault("legend", {}), "font", font_size)
+    _font(layout.setdefault("title", {}), "font", font_size)
+    for annotation in layout.get("annotations", []):
+        _font(annotation, "font", font_size)
+    for name, value in layout.items():
+        if name.startswith(("xaxis", "yaxis")):
+            _font(value, "tickfont", font_size)
+            _font(value.setdefault("title", {}), "font", font_size)
+        elif name.startswith("coloraxis"):
+            _colorbar(value.setdefault("colorbar", {}), font_size)
+    for trace in spec.get("data", []):
+        if trace.get("type") == "heatmap":
+            _colorbar(trace.setdefault("colorbar", {}), font_size)
+        if "text" in trace or "texttemplate" in trace:
+            _font(trace, "textfont", font_size)
+
+
+def _plot_height(layout: dict) -> float:
+    margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
+    return (layout.get("height") or PLOTLY_DEFAULT_HEIGHT) - margin["t"] - margin["b"]
+
+
+def _thin_axes(layout: dict, font_size: float) -> None:
+    """Thin every axis labelled by an array of texts (the token axes) to what its length holds."""
+    for name, axis in layout.items():
+        if not (name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict)):
+            continue
+        values, texts = axis.get("tickvals"), axis.get("ticktext")
+        if axis.get("tickmode") != "array" or values is None or texts is None or len(values) != len(texts):
+            continue
+        start, end = axis.get("domain", [0, 1])
+        length = (_plot_height(layout) if name.startswith("y") else ASSUMED_WIDTH) * (end - start)
+        keep = thinned_ticks(len(values), length, font_size)
+        axis["tickvals"], axis["ticktext"] = [values[i] for i in keep], [texts[i] for i in keep]
+
+
+def _clear_toolbar(layout: dict) -> None:
+    """Wrap the title (wrapped_title) and put it under the toolbar's height, with the top margin
+    to hold both: on a narrow chart a long title would run under the toolbar's buttons."""
+    title = layout.get("title")
+    if not isinstance(title, dict) or not title.get("text"):
+        return
+    title["text"] = wrapped_title(title["text"])
+    lines = title["text"].count("<br>") + 1
+    font = title.get("font", {}).get("size", layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT) * TITLE_SCALE)
+    height = layout.get("height") or PLOTLY_DEFAULT_HEIGHT
+    # Plotly puts a multi-line title's top about MULTILINE_LIFT of its size per extra line above its anchor.
+    top = TOOLBAR_HEIGHT + (lines - 1) * MULTILINE_LIFT * font
+    title.update(yref="container", y=1 - top / height, yanchor="top")
+    margin = layout.setdefault("margin", {})
+    needed = TOOLBAR_HEIGHT + lines * font * LINE_SPACING + 8
+    margin["t"] = max(margin.get("t", PLOTLY_DEFAULT_MARGIN["t"]), round(needed))
+
+
+def legible(figure: go.Figure, font_size: float | None = None) -> go.Figure:
+    """figure with every text at least font_size (None: as it is), its token axes thinned so
+    that their labels, at the figure's font size, do not overlap, and its title clear of the
+    toolbar on any width (_clear_toolbar)."""
+    spec = figure.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    if font_size is not None:
+        _font(layout, "font", font_size)
+        _set_sizes(spec, font_size)
+        _enlarge(spec, font_size)
+    _clear_toolbar(layout)  # first: it may deepen the top margin, which shortens the y axes
+    _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT))
+    return go.Figure(spec)

@@ -1,0 +1,118 @@
+"""The lecture (lectures/attention.toml, app_pages/lecture.py): the file's parser, and every step
+through streamlit.testing on the shipped checkpoints: it renders its page in the step's view under
+its narrative, and Previous/Next move between steps."""
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import chart_keys
+from test_app_pages import open_page
+
+import app_lecture
+from conftest import ROOT
+
+LECTURE = app_lecture.load_lecture()
+LECTURE_PAGE = "app_pages/lecture.py"
+MAIN_CHART = {  # page -> a chart that page always draws
+    "translate": "attention_map",
+    "positional-encoding": "pe_curves",
+    "masks": "step_weights",
+    "decoding": "next_tokens",
+    "model": "architecture",
+}
+ANALYSIS_CHART = {"statistics": "stats_entropy", "ablation": "attention_moved"}  # tab -> chart
+
+
+def open_lecture(step: str | None) -> AppTest:
+    """app.py switched to the lecture as a link /lecture?step=step opens it."""
+    return open_page(LECTURE_PAGE, {} if step is None else {"step": step})
+
+
+def markdown(app: AppTest) -> str:
+    return "\n".join(element.value for element in app.markdown)
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_lecture_follows_the_paper_in_at_least_12_steps():
+    assert len(LECTURE.steps) >= 12
+    for step in LECTURE.steps:
+        assert app_lecture.step_view(step) is not None, step.title
+        assert 2 <= len(re.findall(r"[.!?](\s|$)", step.narrative)) <= 4, step.title  # 2-4 sentences
+    pages = [step.page for step in LECTURE.steps]
+    assert pages[0] == "translate" and pages[-1] == "translate"  # from the bottleneck to a live translation
+    assert {"positional-encoding", "masks", "inside", "model", "decoding", "analysis"} <= set(pages)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("title = 'x'", "no [[steps]]"),
+        ("title = 'x'\n[[steps]]\ntitle = 'a'\npage = 'masks'\nnarrative = 'n'", "look must be non-empty text"),
+        (
+            "title = 'x'\n[[steps]]\ntitle='a'\npage='masks'\nnarrative='n'\nlook='l'\ncolour='red'",
+            "unknown field colour",
+        ),
+        ("title = 'x'\n[[steps]]\ntitle='a'\npage='../x'\nnarrative='n'\nlook='l'", "is not a page name"),
+        ("title = 'x'\n[[steps]]\ntitle='a'\npage='masks'\nnarrative='n'\nlook='l'\nparams={a=[1]}", "params must be"),
+        ("title = ", "lecture.toml"),
+    ],
+)
+def test_a_malformed_lecture_names_the_file_step_and_field(text, message):
+    with pytest.raises(app_lecture.LectureError, match=re.escape(message)):
+        app_lecture.parse_lecture(text, "lecture.toml")
+
+
+def test_a_step_falls_back_where_its_page_is_missing():
+    step = app_lecture.Step("t", "no-such-page", "n", "l", {"a": "1"}, "model", {"ckpt": "en-de"})
+    assert app_lecture.step_view(step) == ("model", {"ckpt": "en-de"})
+    assert app_lecture.step_view(app_lecture.Step("t", "no-such-page", "n", "l")) is None
+    assert app_lecture.page_script("positional-encoding") == ROOT / "app_pages" / "positional_encoding.py"
+
+
+@pytest.mark.parametrize("number", range(1, len(LECTURE.steps) + 1))
+def test_every_step_shows_its_page_in_its_view_with_its_narrative(number):
+    step = LECTURE.steps[number - 1]
+    page, params = app_lecture.step_view(step)
+    app = open_lecture(str(number))
+    assert not app.warning and not app.error, [element.value for element in [*app.warning, *app.error]]
+    shown = normalized(markdown(app))
+    assert f"{number} / {len(LECTURE.steps)} · {step.title}" in shown
+    assert normalized(step.narrative) in shown and normalized(step.look) in shown
+    assert chart_keys(app), "no figure"
+    expected = ANALYSIS_CHART[params["tab"]] if page == "analysis" else MAIN_CHART.get(page)
+    assert expected is None or expected in chart_keys(app)
+    state = app.session_state
+    assert state["ckpt"] == params["ckpt"] and state["present"]  # the lecture opens in presentation mode
+    if "text" in params:
+        assert state["text"] == params["text"]
+    if page == "translate":
+        assert state["kind"] == params["kind"]
+        assert state["layer"] == int(params["layer"]) - 1
+        assert state["head"] == ("avg" if params["head"] == "avg" else int(params["head"]) - 1)
+    assert app.query_params["step"] == str(number) and app.query_params["present"] == "1"
+
+
+def test_previous_and_next_move_between_steps_and_the_url_follows():
+    app = open_lecture(None)
+    assert f"1 / {len(LECTURE.steps)}" in markdown(app)
+    assert app.button(key="lecture_previous").disabled
+    app.button(key="lecture_next").click().run()
+    assert f"2 / {len(LECTURE.steps)} · {LECTURE.steps[1].title}" in markdown(app)
+    assert app.query_params["step"] == "2"
+    app.button(key="lecture_previous").click().run()
+    assert app.query_params["step"] == "1" and "attention_map" in chart_keys(app)
+
+
+def test_a_step_out_of_range_opens_the_first_with_a_notice():
+    app = open_lecture("99")
+    assert any("step is not between 1 and" in element.value for element in app.warning)
+    assert f"1 / {len(LECTURE.steps)}" in markdown(app)
+
+
+def test_the_link_can_keep_presentation_mode_off():
+    app = open_page(LECTURE_PAGE, {"step": "2", "present": "0"})
+    assert not app.session_state["present"]

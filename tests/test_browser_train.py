@@ -1,0 +1,39 @@
+"""The Train page in a real browser, with the server and Chromium of test_browser.py (issue #15's
+bar): /train?task=copy&min_len=2&max_len=5&layers=1&steps=400, Train clicked, reaches a shown dev
+exact match >= 90 % within 150 s, the attention figure changing while it trains, with no
+exception. Saves the page at the end to test-artifacts/train.png."""
+
+import re
+import time
+
+from test_browser import ARTIFACTS, browser, page, server  # noqa: F401 (fixtures)
+
+URL = "/train?task=copy&min_len=2&max_len=5&layers=1&steps=400"
+ATTENTION = ".st-key-train_attention .js-plotly-plot"
+EXACT_MATCH = re.compile(r"dev exact match ([\d.]+) %")
+
+
+def attention_weights(browser_page) -> str:
+    return browser_page.evaluate(f"() => JSON.stringify(document.querySelector('{ATTENTION}')?.data?.[0]?.z ?? null)")
+
+
+def test_a_tiny_copy_model_learns_in_the_browser(page, server):  # noqa: F811 (the fixtures imported above)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(f"{server}{URL}")
+    page.locator(".st-key-train_start button").click()
+    started = time.monotonic()
+    page.locator(ATTENTION).wait_for()
+    first = attention_weights(page)
+    seen, best = {first}, 0.0
+    while time.monotonic() - started < 150 and best < 90:
+        page.wait_for_timeout(1000)
+        seen.add(attention_weights(page))
+        matches = EXACT_MATCH.findall(page.locator('[data-testid="stMain"]').inner_text())
+        best = max([best, *map(float, matches)])
+        assert page.locator('[data-testid="stException"]').count() == 0
+    assert best >= 90, f"dev exact match {best} % after {time.monotonic() - started:.0f} s"
+    assert len(seen) >= 3  # the attention figure was redrawn with new weights during the run
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "train.png", full_page=True)
+    assert not errors

@@ -1,0 +1,86 @@
+"""figures/legibility.py: every text of a figure at least the projector's size, and token axes
+that label every k-th token instead of overlapping, titles wrapped under the toolbar."""
+
+import numpy as np
+import pytest
+
+from figures import architecture_diagram, attention_grid, attention_heatmap, mask_heatmap
+from figures.legibility import MULTILINE_LIFT, TITLE_SCALE, TOOLBAR_HEIGHT, legible, thinned_ticks, wrapped_title
+from transformer import ModelConfig
+
+
+def font_sizes(node) -> list[float]:
+    """Every explicit font size in a figure's JSON (markers have sizes too: only fonts count)."""
+    if isinstance(node, dict):
+        own = [
+            font["size"]
+            for key, font in node.items()
+            if key.endswith("font") and isinstance(font, dict) and "size" in font
+        ]
+        return own + [size for value in node.values() for size in font_sizes(value)]
+    if isinstance(node, list):
+        return [size for item in node for size in font_sizes(item)]
+    return []
+
+
+def test_thinned_ticks_keep_every_label_that_fits_and_every_kth_otherwise():
+    assert thinned_ticks(10, 500, 16) == list(range(10))  # 50 px a label, 20 needed
+    assert thinned_ticks(60, 600, 16) == list(range(0, 60, 2))  # 10 px a label: every 2nd
+    assert thinned_ticks(100, 300, 16) == list(range(0, 100, 7))
+    assert thinned_ticks(0, 300, 16) == []
+
+
+def test_legible_raises_every_text_to_the_size_and_keeps_larger_ones():
+    tokens = [f"t{i}" for i in range(6)]
+    figures = [
+        attention_heatmap(np.random.rand(6, 6), tokens, tokens, "title", show_values=True),
+        attention_grid(np.random.rand(2, 4, 6, 6)),  # subplot titles at 11 px
+        mask_heatmap(np.ones((6, 6), dtype=bool), tokens, tokens, "mask"),
+        architecture_diagram(ModelConfig(src_vocab_size=10, tgt_vocab_size=10)),
+    ]
+    for figure in figures:
+        spec = legible(figure, 16).to_plotly_json()
+        sizes = font_sizes(spec)
+        assert sizes and min(sizes) >= 16
+        assert spec["layout"]["font"]["size"] >= 16
+        for name, axis in spec["layout"].items():
+            if name.startswith(("xaxis", "yaxis")):
+                assert axis["tickfont"]["size"] >= 16
+    big = attention_heatmap(np.random.rand(2, 2), ["a", "b"], ["a", "b"], "t")
+    big.update_layout(title_font_size=30)
+    assert legible(big, 16).layout.title.font.size == 30
+
+
+def test_a_long_sentence_thins_its_labels_instead_of_overlapping_them():
+    tokens = [f"▁w{i}" for i in range(80)]
+    figure = legible(attention_heatmap(np.random.rand(80, 80), tokens, tokens), 16)
+    shown = figure.layout.yaxis.ticktext
+    assert 1 < len(shown) < 80 and shown[0] == "▁w0"
+    step = figure.layout.yaxis.tickvals[1] - figure.layout.yaxis.tickvals[0]
+    assert list(figure.layout.yaxis.tickvals) == list(range(0, 80, step))
+    short = legible(attention_heatmap(np.random.rand(5, 5), tokens[:5], tokens[:5]))
+    assert list(short.layout.xaxis.ticktext) == tokens[:5]  # nothing to thin
+
+
+def test_wrapped_title_breaks_at_spaces_within_the_width():
+    assert wrapped_title("Encoder–decoder attention, layer 3, average over heads", 40) == (
+        "Encoder–decoder attention, layer 3,<br>average over heads"
+    )
+    assert wrapped_title("short") == "short"
+    assert wrapped_title("a<br>b c", 3) == "a<br>b c"  # its own breaks are kept
+    assert wrapped_title("unbreakable_word_longer_than_width x", 5) == "unbreakable_word_longer_than_width<br>x"
+    assert all(len(line) <= 40 for line in wrapped_title("word " * 30).split("<br>"))
+
+
+def test_a_title_is_wrapped_and_placed_under_the_toolbar():
+    figure = attention_heatmap(
+        np.eye(3), list("abc"), list("abc"), title="Encoder self-attention, layer 1, head 1 of 4"
+    )
+    spec = legible(figure).layout
+    assert spec.title.text.count("<br>") == 1
+    assert spec.title.yref == "container" and spec.title.yanchor == "top"
+    # Its top at the toolbar's bottom (Plotly lifts a second line's worth): the browser test measures it.
+    assert (1 - spec.title.y) * spec.height == pytest.approx(TOOLBAR_HEIGHT + MULTILINE_LIFT * 12 * TITLE_SCALE)
+    assert spec.margin.t >= TOOLBAR_HEIGHT + 2 * 12 * TITLE_SCALE  # room for both lines
+    untitled = legible(attention_heatmap(np.eye(3), list("abc"), list("abc"))).layout
+    assert untitled.margin.t == 20 and untitled.title.y is None  # no title: nothing moves
