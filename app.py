@@ -1,12 +1,14 @@
 """The app (`make run`): navigation over the pages in app_pages/, the shared sidebar, then the page.
 
 A new page is one more st.Page in PAGES; it reads the loaded model with
-app_support.current_checkpoint() and the decoding settings from the sidebar's session state.
+app_checkpoints.current_checkpoint() and the decoding settings from the sidebar's session state.
 """
 
 import streamlit as st
 
-import app_support
+import app_present
+import app_sidebar
+import app_url
 
 # The folder is not called pages/: when one exists, Streamlit starts in its legacy multipage mode
 # and runs a page opened by its URL (/translate) without this script, so without the sidebar.
@@ -38,19 +40,19 @@ def open_default_page() -> None:
 
 
 # On a projector the sidebar starts collapsed and the pages are a bar at the top.
-app_support.restore_presentation()
+app_url.restore_presentation()
 st.set_page_config(
     page_title="Transformer from scratch",
     page_icon=":material/translate:",
     layout="wide",
-    initial_sidebar_state="collapsed" if app_support.presenting() else "auto",
+    initial_sidebar_state="collapsed" if app_present.presenting() else "auto",
 )
 page = st.navigation(
     [st.Page(open_default_page, title="Home", default=True, visibility="hidden"), *PAGES],
-    position="top" if app_support.presenting() else "sidebar",
+    position="top" if app_present.presenting() else "sidebar",
 )
 notices = st.container()  # filled after the page has run, so the page's own notices are included
-app_support.sidebar()
+app_sidebar.sidebar()
 page.run()
 with notices:
-    app_support.show_notices()
+    app_url.show_notices()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_url
 from figures import KINDS, head_grid, head_grid_target, head_label
 from transformer import CheckpointError, Translation, Translator
 from transformer.analysis import IMPORTANCE_FILE, average_statistics, read_importance_report
@@ -42,7 +44,7 @@ def attention_history(folder: str, version: str) -> AttentionHistory | None:
     return load_attention_history(folder)
 
 
-def dev_pairs(checkpoint: app_support.Checkpoint) -> list[tuple[str, str]]:
+def dev_pairs(checkpoint: app_checkpoints.Checkpoint) -> list[tuple[str, str]]:
     """The dev sample, or [] with the reason shown."""
     try:
         pairs = _dev_sample(str(checkpoint.folder), checkpoint.version)
@@ -64,13 +66,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transformer-app" / "analysis"
 
 
-def importance_cache(checkpoint: app_support.Checkpoint, pairs: list[tuple[str, str]]) -> Path:
+def importance_cache(checkpoint: app_checkpoints.Checkpoint, pairs: list[tuple[str, str]]) -> Path:
     """One file per checkpoint version and dev sample (hashed: the version holds slashes)."""
     digest = hashlib.sha256(repr((checkpoint.version, pairs)).encode()).hexdigest()[:16]
     return cache_dir() / f"{checkpoint.name}-{digest}.json"
 
 
-def saved_importance(checkpoint: app_support.Checkpoint, pairs: list[tuple[str, str]]) -> tuple[dict | None, Path]:
+def saved_importance(checkpoint: app_checkpoints.Checkpoint, pairs: list[tuple[str, str]]) -> tuple[dict | None, Path]:
     """The importance report shipped with the checkpoint (written at export) if it fits this model,
     else the one an earlier visit cached; None if neither. Also where it is, or is to be cached."""
     config = checkpoint.translator.config
@@ -112,7 +114,7 @@ def parse_ablation(value: str, options: dict[str, list[tuple[int, int]]]) -> dic
     for item in items:
         kind, _, numbers = item.partition("-")
         layer, _, head = numbers.partition("-")
-        layer, head = app_support.url_number(layer), app_support.url_number(head)
+        layer, head = app_url.url_number(layer), app_url.url_number(head)
         if layer is None or head is None or (layer - 1, head - 1) not in options.get(kind, []):
             return None
         if (layer - 1, head - 1) not in state[f"ablate_{kind}"]:
@@ -134,7 +136,7 @@ def open_clicked_head(chart_key: str) -> None:
 
 
 def clickable_head_grid(values: dict, key: str, filename: str, **options) -> None:
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         head_grid(values, hint="click to open this head on the Translate page", **options),
         key=key,
         filename=filename,
@@ -144,13 +146,13 @@ def clickable_head_grid(values: dict, key: str, filename: str, **options) -> Non
 
 def layer_picker(label: str, n_layers: int, key: str) -> int:
     """A layer (0-based), the last by default: the one closest to the output."""
-    app_support.keep_valid(key, list(range(n_layers)), n_layers - 1)
+    app_url.keep_valid(key, list(range(n_layers)), n_layers - 1)
     return st.selectbox(label, range(n_layers), key=key, format_func=lambda i: f"Layer {i + 1}")
 
 
 def head_picker(n_heads: int, key: str) -> int | None:
     """A head (0-based), or None for the average over the heads."""
-    app_support.keep_valid(key, [AVERAGE, *range(n_heads)], AVERAGE)
+    app_url.keep_valid(key, [AVERAGE, *range(n_heads)], AVERAGE)
     head = st.selectbox(
         "Head", [AVERAGE, *range(n_heads)], key=key, format_func=lambda h: head_label(None if h == AVERAGE else h)
     )

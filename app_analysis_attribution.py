@@ -5,7 +5,10 @@ with their rank correlation per output token."""
 
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_results
+import app_url
 from app_analysis import needs_sentence
 from figures import attention_heatmap, attribution_heatmap, rank_correlation_bars
 from transformer import Translation
@@ -22,11 +25,11 @@ def parse_method(value: str) -> str | None:
 
 
 def parse_steps(value: str) -> int | None:
-    steps = app_support.url_number(value)
+    steps = app_url.url_number(value)
     return steps if steps in STEP_CHOICES else None
 
 
-def _attribution(checkpoint: app_support.Checkpoint, translation: Translation, steps: int) -> Attribution:
+def _attribution(checkpoint: app_checkpoints.Checkpoint, translation: Translation, steps: int) -> Attribution:
     """Cached with the translations: per checkpoint, sentence and its output, and steps."""
     key = (
         "attribute",
@@ -41,10 +44,10 @@ def _attribution(checkpoint: app_support.Checkpoint, translation: Translation, s
         with st.spinner(f"Gradients along {steps} steps…"):
             return attribute(checkpoint.translator.model, translation.source_ids, translation.output_ids, steps)
 
-    return app_support.results().get(key, compute)
+    return app_results.results().get(key, compute)
 
 
-def attribution_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def attribution_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "Attention shows where a head looked; a **gradient** shows what the output depends on. For each output "
         "token, the gradient of its log-probability with respect to the source token embeddings: "
@@ -54,8 +57,8 @@ def attribution_tab(checkpoint: app_support.Checkpoint, translation: Translation
     )
     if needs_sentence(translation):
         return
-    app_support.keep_valid("attribution_method", list(METHODS), "ig")
-    app_support.keep_valid("attribution_steps", list(STEP_CHOICES), DEFAULT_STEPS)
+    app_url.keep_valid("attribution_method", list(METHODS), "ig")
+    app_url.keep_valid("attribution_steps", list(STEP_CHOICES), DEFAULT_STEPS)
     method_column, steps_column = st.columns([2, 1])
     method = method_column.segmented_control(
         "Method", list(METHODS), format_func=METHODS.get, key="attribution_method", required=True
@@ -92,9 +95,9 @@ def attribution_tab(checkpoint: app_support.Checkpoint, translation: Translation
     }
     for (key, (figure, filename)), column in zip(maps.items(), st.columns(len(maps))):
         with column:
-            app_support.plotly_chart(figure, key=key, filename=filename)
+            app_present.plotly_chart(figure, key=key, filename=filename)
     agreement = {name: rho.numpy() for name, rho in rank_agreement(values, cross, encoder).items()}
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         rank_correlation_bars(outputs, agreement, "Do attention and the gradient rank the source tokens alike?"),
         key="attribution_agreement",
         filename="attribution-rank-correlation",

@@ -5,7 +5,9 @@ snapshots, and the source-target alignment, plain or Shift-Att (Chen et al., 202
 import streamlit as st
 import torch
 
-import app_support
+import app_checkpoints
+import app_present
+import app_url
 from app_analysis import attention_history, head_picker, layer_picker, needs_sentence
 from figures import (
     KIND_TITLES,
@@ -22,7 +24,7 @@ from transformer import CheckpointError, Translation
 from transformer.analysis import alignment, argmax_links, attention_entropy, attention_rollout, source_relevance
 
 
-def rollout_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def rollout_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "**Attention rollout** (Abnar & Zuidema, 2020) follows information through the encoder: each "
         "layer's attention, averaged over its heads, is mixed half and half with the identity for the "
@@ -38,7 +40,7 @@ def rollout_tab(checkpoint: app_support.Checkpoint, translation: Translation | N
     rollout_column, relevance_column = st.columns(2)
     with rollout_column:
         layer = layer_picker("Encoder rollout after", len(rollout), "rollout_layer")
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             attention_heatmap(
                 rollout[layer].numpy(), tokens, tokens, f"Rollout after encoder layer {layer + 1}", value_name="share"
             ),
@@ -47,7 +49,7 @@ def rollout_tab(checkpoint: app_support.Checkpoint, translation: Translation | N
         )
     with relevance_column:
         layer = layer_picker("Cross-attention of", len(relevance), "relevance_layer")
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             attention_heatmap(
                 relevance[layer].numpy(),
                 translation.output_tokens,
@@ -61,7 +63,7 @@ def rollout_tab(checkpoint: app_support.Checkpoint, translation: Translation | N
         st.caption("A row is the step that produced that output token.")
 
 
-def training_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def training_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "At every evaluation the trainer fed a few probe sentences through the model (teacher-forced) and "
         "kept their attention: slide through the training steps to watch a head take shape. On the toy "
@@ -76,11 +78,11 @@ def training_tab(checkpoint: app_support.Checkpoint, translation: Translation | 
         st.info("This checkpoint has no attention history: the trainer saves one with each checkpoint it exports.")
         return
     probes = list(range(len(history.probes)))
-    app_support.keep_valid("history_probe", probes, 0)
+    app_url.keep_valid("history_probe", probes, 0)
     probe = st.selectbox(
         "Probe sentence", probes, key="history_probe", format_func=lambda i: history.probes[i]["source"]
     )
-    app_support.keep_valid("history_kind", list(KINDS), "cross")
+    app_url.keep_valid("history_kind", list(KINDS), "cross")
     kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="history_kind", required=True)
     layer_column, head_column, _ = st.columns([1, 1, 2])
     n_layers, n_heads = history.at(history.steps[0], probe, kind).shape[:2]
@@ -88,7 +90,7 @@ def training_tab(checkpoint: app_support.Checkpoint, translation: Translation | 
         layer = layer_picker("Layer", n_layers, "history_layer")
     with head_column:
         head = head_picker(n_heads, "history_head")
-    app_support.keep_valid("history_step", history.steps, history.steps[-1])
+    app_url.keep_valid("history_step", history.steps, history.steps[-1])
     step = st.select_slider("Training step", history.steps, key="history_step")
 
     maps = {s: head_map(history.at(s, probe, kind).numpy(), layer, head) for s in history.steps}
@@ -98,14 +100,14 @@ def training_tab(checkpoint: app_support.Checkpoint, translation: Translation | 
     name = f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head)}"
     map_column, trend_column = st.columns([3, 2])
     with map_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             attention_heatmap(maps[step], queries, keys, f"{name}, step {step}"),
             key="history_map",
             filename=f"history-{kind}-layer{layer + 1}-step{step}",
         )
     with trend_column:
         entropy = [attention_entropy(torch.from_numpy(maps[s])).item() for s in history.steps]
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             training_trend(history.steps, entropy, step, "Entropy of this map over training", "entropy (nats)"),
             key="history_entropy",
             filename=f"history-entropy-{kind}-layer{layer + 1}",
@@ -113,7 +115,7 @@ def training_tab(checkpoint: app_support.Checkpoint, translation: Translation | 
         st.caption("Falling entropy: the head stops spreading its weight and settles on particular tokens.")
 
 
-def alignment_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def alignment_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "The cross-attention of one decoder layer, averaged over its heads, read as a source–target "
         "alignment; circles and lines mark each target word's most attended source token. Standard reading: "
@@ -135,7 +137,7 @@ def alignment_tab(checkpoint: app_support.Checkpoint, translation: Translation |
     reading = "Shift-Att" if shifted else "standard"
     heatmap_column, links_column = st.columns([3, 2])
     with heatmap_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             alignment_heatmap(
                 aligned.numpy(), words, translation.source_tokens, links, f"Layer {layer + 1}, {reading} reading"
             ),
@@ -143,7 +145,7 @@ def alignment_tab(checkpoint: app_support.Checkpoint, translation: Translation |
             filename=f"alignment-layer{layer + 1}-{'shift-att' if shifted else 'standard'}",
         )
     with links_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             alignment_links(aligned.numpy(), words, translation.source_tokens, links),
             key="alignment_links",
             filename=f"alignment-links-layer{layer + 1}",

@@ -5,7 +5,10 @@ shipped with the checkpoint or computed once and cached in the user's cache fold
 import numpy as np
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_results
+import app_url
 from app_analysis import (
     ablation_options,
     clickable_head_grid,
@@ -51,7 +54,7 @@ STATISTICS = {  # head_statistics name -> (title, colour bar title, value format
 }
 
 
-def statistics_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def statistics_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "What every head of every layer does, averaged over sentences. A head that parks its weight on "
         "`</s>` or punctuation is often idle (Clark et al., 2019). Click a cell to open that head on the "
@@ -67,7 +70,7 @@ def statistics_tab(checkpoint: app_support.Checkpoint, translation: Translation 
     if not sources:
         st.info("Type a sentence above.")
         return
-    app_support.keep_valid("stats_source", list(sources), next(iter(sources)))
+    app_url.keep_valid("stats_source", list(sources), next(iter(sources)))
     source = st.radio("Averaged over", list(sources), key="stats_source", format_func=sources.get, horizontal=True)
     if source == "dev":
         statistics = dev_statistics(checkpoint.translator, str(checkpoint.folder), checkpoint.version, sample)
@@ -93,7 +96,7 @@ def select_moved_head() -> None:
 
 
 def _ablate(
-    checkpoint: app_support.Checkpoint,
+    checkpoint: app_checkpoints.Checkpoint,
     original: Translation,
     text: str,
     beam_size: int,
@@ -102,7 +105,7 @@ def _ablate(
 ) -> tuple[Translation, Translation]:
     """The text translated anew with the disabled heads switched off, and the original translation
     teacher-forced through that same model: its probability and the attention that moved. Cached
-    with the translations (app_support.results)."""
+    with the translations (app_results.results)."""
 
     def compute() -> tuple[Translation, Translation]:
         translator = checkpoint.translator
@@ -112,7 +115,7 @@ def _ablate(
             return ablated, translator.explain(original.source_ids, original.output_ids, gates)
 
     key = ("ablate", str(checkpoint.folder), checkpoint.version, text, beam_size, max_len, disabled)
-    return app_support.results().get(key, compute)
+    return app_results.results().get(key, compute)
 
 
 def heads_to_switch_off(config) -> list[tuple[str, int, int]]:
@@ -122,7 +125,7 @@ def heads_to_switch_off(config) -> list[tuple[str, int, int]]:
     for kind, column in zip(KINDS, st.columns(len(KINDS))):
         options = options_by_kind[kind]
         key = f"ablate_{kind}"
-        app_support.keep_valid_choices(key, options, [])
+        app_url.keep_valid_choices(key, options, [])
         heads = column.multiselect(
             f"{KIND_TITLES[kind]}: off",
             options,
@@ -135,7 +138,7 @@ def heads_to_switch_off(config) -> list[tuple[str, int, int]]:
     return disabled
 
 
-def ablation_tab(checkpoint: app_support.Checkpoint, original: Translation | None) -> None:
+def ablation_tab(checkpoint: app_checkpoints.Checkpoint, original: Translation | None) -> None:
     st.markdown(
         "Switch heads off (their output is zeroed before the output projection) and the sentence is "
         "translated again at once. The original translation is also fed through the changed model: its "
@@ -147,11 +150,11 @@ def ablation_tab(checkpoint: app_support.Checkpoint, original: Translation | Non
     if not disabled:
         st.info("Pick heads to switch off above.")
         return
-    beam_size, max_len = app_support.decoding_settings(checkpoint)
+    beam_size, max_len = app_results.decoding_settings(checkpoint)
     text = st.session_state["text"]  # the sentence the original translation is of
     ablated, forced = _ablate(checkpoint, original, text, beam_size, max_len, tuple(disabled))
     before, after, change = st.columns([2, 2, 1])
-    before.markdown(f"**Original translation** ({app_support.decoding_label(beam_size)})")
+    before.markdown(f"**Original translation** ({app_results.decoding_label(beam_size)})")
     before.code(original.text, language=None, wrap_lines=True)
     after.markdown(f"**With {len(disabled)} head{'s' if len(disabled) > 1 else ''} off**")
     after.code(ablated.text, language=None, wrap_lines=True)
@@ -172,7 +175,7 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
         "queries); the heads switched off are outlined. Click a head to see its change below."
     )
     shift = {kind: moved.numpy() for kind, moved in attention_shift(original.attention, forced.attention).items()}
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         head_grid(shift, value_name="moved", zrange=(0, 1), hint="click to see its change", marked=disabled),
         key="attention_moved",
         filename="attention-moved",
@@ -180,7 +183,7 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
     )
     options = [(kind, layer, head) for kind in shift for layer, head in np.ndindex(shift[kind].shape)]
     most_moved = max(options, key=lambda h: shift[h[0]][h[1], h[2]])
-    app_support.keep_valid("moved_head", options, most_moved)
+    app_url.keep_valid("moved_head", options, most_moved)
     kind, layer, head = st.selectbox(
         "Head",
         options,
@@ -188,7 +191,7 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
         format_func=lambda h: f"{KIND_TITLES[h[0]]}, layer {h[1] + 1}, head {h[2] + 1}",
     )
     queries, keys = query_key_tokens(kind, original.source_tokens, original.target_tokens)
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         attention_change_heatmap(
             forced.attention[kind][layer, head].numpy() - original.attention[kind][layer, head].numpy(),
             queries,
@@ -200,7 +203,7 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
     )
 
 
-def computed_importance(checkpoint: app_support.Checkpoint, pairs: list[tuple[str, str]], path) -> dict:
+def computed_importance(checkpoint: app_checkpoints.Checkpoint, pairs: list[tuple[str, str]], path) -> dict:
     """importance_report with a progress bar, cached at path and read back as the tab draws it."""
     bar = st.progress(0.0, text="Head importance…")
     report = importance_report(
@@ -212,7 +215,7 @@ def computed_importance(checkpoint: app_support.Checkpoint, pairs: list[tuple[st
     return read_importance_report(path, checkpoint.translator.config)
 
 
-def importance_tab(checkpoint: app_support.Checkpoint, translation: Translation | None) -> None:
+def importance_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation | None) -> None:
     st.markdown(
         "**Head importance** (Michel et al., 2019): the expected absolute gradient of the loss with respect "
         "to a gate on each head's output, over dev pairs, normalised within each layer (as in the paper). Then heads are "
@@ -239,7 +242,7 @@ def importance_tab(checkpoint: app_support.Checkpoint, translation: Translation 
         order = heads_by_importance(importance)[::-1]
         st.dataframe(importance_ranking(order, importance), hide_index=True, height=340)
     with curve_column:
-        app_support.plotly_chart(pruning_figure(result["curve"]), key="pruning", filename="pruning-curve")
+        app_present.plotly_chart(pruning_figure(result["curve"]), key="pruning", filename="pruning-curve")
     if path.name == IMPORTANCE_FILE:
         st.caption("Computed when the checkpoint was exported, and shipped with it.")
     else:

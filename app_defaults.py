@@ -3,7 +3,7 @@ loaded checkpoint."""
 
 import streamlit as st
 
-from app_support import Checkpoint
+from app_checkpoints import Checkpoint
 from transformer import CheckpointError, Translator
 from transformer.analysis import average_statistics
 from transformer.checkpoint import load_dev_sample

@@ -1,11 +1,13 @@
 """Sampling on the Decoding page: its controls (temperature, top-k, top-p, seed; kept in the URL as
 ?mode=sample&temperature=0.8&top_k=10&top_p=0.9&seed=3) and the sampled translation, cached like
-app_support's translations, with every step's distribution before and after the reshaping."""
+app_results' translations, with every step's distribution before and after the reshaping."""
 
 import streamlit as st
 import torch
 
-import app_support
+import app_checkpoints
+import app_results
+import app_url
 from transformer import Translation
 from transformer.sampling import Sampling, sample_decode, step_distributions, top_tokens
 
@@ -31,21 +33,21 @@ def parse_top_p(value: str) -> float | None:
 
 
 def _restore_from_url() -> None:
-    app_support.restore_param(
+    app_url.restore_param(
         "temperature",
         "temperature",
         parse_temperature,
         f"The link's temperature is not between 0 and {MAX_TEMPERATURE:g}; showing 1.",
     )
-    app_support.restore_param(
+    app_url.restore_param(
         "top_k",
         "top_k",
-        lambda value: top_k if (top_k := app_support.url_number(value)) and top_k <= MAX_TOP_K else None,
+        lambda value: top_k if (top_k := app_url.url_number(value)) and top_k <= MAX_TOP_K else None,
         f"The link's top_k is not between 1 and {MAX_TOP_K}; every token is kept.",
     )
-    app_support.restore_param("top_p", "top_p", parse_top_p, "The link's top_p is not in (0, 1]; no nucleus cut.")
-    app_support.restore_param(
-        "seed", "seed", app_support.url_number, f"The link's seed is not a number up to {MAX_SEED}; seed 0."
+    app_url.restore_param("top_p", "top_p", parse_top_p, "The link's top_p is not in (0, 1]; no nucleus cut.")
+    app_url.restore_param(
+        "seed", "seed", app_url.url_number, f"The link's seed is not a number up to {MAX_SEED}; seed 0."
     )
 
 
@@ -108,13 +110,13 @@ def url_params(settings: Sampling) -> dict:
 
 
 def sample(
-    checkpoint: app_support.Checkpoint, text: str, settings: Sampling
+    checkpoint: app_checkpoints.Checkpoint, text: str, settings: Sampling
 ) -> tuple[Translation, list[list[tuple[str, float, float]]]]:
     """The translation sampled with settings (the sidebar's output limit), and for every step
     its most probable tokens as (token, probability at temperature 1, probability drawn from)
     (transformer.sampling.top_tokens). Cached per (checkpoint, text, settings)."""
     translator = checkpoint.translator
-    _, max_len = app_support.decoding_settings(checkpoint)
+    _, max_len = app_results.decoding_settings(checkpoint)
 
     def compute():
         source, truncated = translator.encode_source(text)
@@ -131,4 +133,4 @@ def sample(
         return translator.explain(source, output, truncated=truncated), steps
 
     key = ("sample", str(checkpoint.folder), checkpoint.version, text, max_len, settings)
-    return app_support.results().get(key, compute)
+    return app_results.results().get(key, compute)

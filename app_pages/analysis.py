@@ -12,7 +12,9 @@ app_analysis_flow.py, app_analysis_heads.py and app_analysis_attribution.py.
 import streamlit as st
 
 import app_analysis_attribution
-import app_support
+import app_checkpoints
+import app_results
+import app_url
 from app_analysis import OPEN_TRANSLATE, ablation_options, ablation_param, parse_ablation
 from app_analysis_flow import alignment_tab, rollout_tab, training_tab
 from app_analysis_heads import ablation_tab, importance_tab, statistics_tab
@@ -31,12 +33,12 @@ TAB_KEY = "analysis_tab"
 
 def restore_view_from_url(config) -> None:
     """The tab, the heads switched off and the attribution's method and steps, from the link."""
-    tab = app_support.url_param("tab")
+    tab = app_url.url_param("tab")
     if tab in TABS:
         st.session_state[TAB_KEY] = TABS[tab][0]
     elif tab is not None:
-        app_support.notice(f"The link's tab is not one of {', '.join(TABS)}; showing {next(iter(TABS))}.")
-    app_support.restore_param(
+        app_url.notice(f"The link's tab is not one of {', '.join(TABS)}; showing {next(iter(TABS))}.")
+    app_url.restore_param(
         "off",
         None,
         lambda value: parse_ablation(value, ablation_options(config)),
@@ -44,13 +46,13 @@ def restore_view_from_url(config) -> None:
         "than it has; none is off.",
     )
     attribution = app_analysis_attribution
-    app_support.restore_param(
+    app_url.restore_param(
         "method",
         "attribution_method",
         attribution.parse_method,
         f"The link's method is not one of {', '.join(attribution.METHODS)}; showing integrated gradients.",
     )
-    app_support.restore_param(
+    app_url.restore_param(
         "steps",
         "attribution_steps",
         attribution.parse_steps,
@@ -63,14 +65,14 @@ def main() -> None:
     if st.session_state.pop(OPEN_TRANSLATE, False):
         st.switch_page("app_pages/translate.py")
     st.title("Analysis")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     restore_view_from_url(checkpoint.translator.config)
-    text = app_support.sentence_input(checkpoint)
+    text = app_url.sentence_input(checkpoint)
     translation = None
     if text.strip():
-        translation, _ = app_support.translate(checkpoint, text)
+        translation, _ = app_results.translate(checkpoint, text)
         if translation.truncated:
             st.warning(
                 f"The sentence is longer than this model's limit: only its first {checkpoint.translator.max_source_tokens} tokens are used."
@@ -84,7 +86,7 @@ def main() -> None:
             with tab:
                 section(checkpoint, translation)
     attribution = opened == "attribution"
-    app_support.set_url(
+    app_url.set_url(
         text=text,
         tab=opened,
         off=ablation_param(),

@@ -7,9 +7,13 @@ beam search. Text, prefix, mode, sampling settings and step live in the URL."""
 
 import streamlit as st
 
+import app_checkpoints
 import app_gallery
+import app_present
+import app_results
 import app_sampling
-import app_support
+import app_sidebar
+import app_url
 from figures import beam_tree, finished_hypotheses, next_token_bars, sampling_bars, step_attention
 from transformer import Translation
 from transformer.decoding import BeamNode, best_path
@@ -52,13 +56,13 @@ def choose_step(n_steps: int) -> int:
     """The step shown, 0-based: a slider over the steps (from the URL once) with its buttons."""
 
     def slider_value(step: str) -> int | None:  # the slider counts from 1
-        index = app_support.parse_number(step, n_steps)
+        index = app_url.parse_number(step, n_steps)
         return None if index is None else index + 1
 
-    app_support.restore_param(
+    app_url.restore_param(
         "step", "step", slider_value, f"The link's step is not between 1 and {n_steps}; showing step 1."
     )
-    app_support.keep_valid("step", list(range(1, n_steps + 1)), 1)
+    app_url.keep_valid("step", list(range(1, n_steps + 1)), 1)
     if n_steps == 1:  # a slider needs two values
         return 0
     step_buttons(n_steps)
@@ -73,7 +77,7 @@ def show_step(translation: Translation, step: int, n_forced: int, sampled: list 
     forced = step < n_forced
     prefix = translation.target_tokens[: step + 1]
     st.markdown(f"**Step {step + 1} of {len(translation.output_tokens)}: the decoder's input so far**")
-    st.code(" ".join(app_support.shown_tokens(prefix)), language=None, wrap_lines=True)
+    st.code(" ".join(app_sidebar.shown_tokens(prefix)), language=None, wrap_lines=True)
     if n_forced:
         st.caption(f"The first {n_forced} tokens after `<s>` are forced by the prefix; the model continues after them.")
     bars_column, attention_column = st.columns([2, 3])
@@ -84,11 +88,11 @@ def show_step(translation: Translation, step: int, n_forced: int, sampled: list 
             figure = next_token_bars(
                 translation.alternatives[step], translation.output_tokens[step], translation.token_probs[step], forced
             )
-        app_support.plotly_chart(figure, key="next_tokens", filename=f"next-token-step-{step + 1}")
+        app_present.plotly_chart(figure, key="next_tokens", filename=f"next-token-step-{step + 1}")
         if forced:
             st.caption("Forced: the model was not asked, the bars show what it would have preferred.")
     with attention_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             step_attention(
                 translation.attention["cross"][:, :, step].numpy(),
                 translation.source_tokens,
@@ -99,8 +103,10 @@ def show_step(translation: Translation, step: int, n_forced: int, sampled: list 
         )
 
 
-def show_beam(checkpoint: app_support.Checkpoint, trace: list[list[BeamNode]], forced: list[int], step: int) -> None:
-    beam_size, _ = app_support.decoding_settings(checkpoint)
+def show_beam(
+    checkpoint: app_checkpoints.Checkpoint, trace: list[list[BeamNode]], forced: list[int], step: int
+) -> None:
+    beam_size, _ = app_results.decoding_settings(checkpoint)
     st.header("Beam tree")
     st.markdown(
         f"Beam size {beam_size}: at each step every kept hypothesis is extended by every token, the "
@@ -109,7 +115,7 @@ def show_beam(checkpoint: app_support.Checkpoint, trace: list[list[BeamNode]], f
         "the best length-normalised score is the translation: its path is red."
     )
     tokens = checkpoint.translator.tokenizer.tokens
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         beam_tree(
             trace,
             [tokens([node.token for node in nodes]) for nodes in trace],
@@ -123,7 +129,7 @@ def show_beam(checkpoint: app_support.Checkpoint, trace: list[list[BeamNode]], f
     st.subheader("Finished hypotheses")
     st.dataframe(
         finished_hypotheses(
-            trace, [app_support.shown_tokens(tokens([n.token for n in nodes])) for nodes in trace], best_path(trace)
+            trace, [app_sidebar.shown_tokens(tokens([n.token for n in nodes])) for nodes in trace], best_path(trace)
         ),
         hide_index=True,
         key="finished_hypotheses",
@@ -138,22 +144,22 @@ def show_beam(checkpoint: app_support.Checkpoint, trace: list[list[BeamNode]], f
     )
 
 
-def choose_mode(checkpoint: app_support.Checkpoint) -> str:
+def choose_mode(checkpoint: app_checkpoints.Checkpoint) -> str:
     """Greedy or beam search (the sidebar's beam size), or sampling; from the URL once."""
-    app_support.restore_param(
+    app_url.restore_param(
         "mode",
         "decoding_mode",
         lambda mode: mode if mode in (SEARCH, SAMPLE) else None,
         f"The link's mode is not {SEARCH} or {SAMPLE}; showing {SEARCH}.",
     )
-    app_support.keep_valid("decoding_mode", [SEARCH, SAMPLE], SEARCH)
-    beam_size, _ = app_support.decoding_settings(checkpoint)
-    names = {SEARCH: f"{app_support.decoding_label(beam_size).capitalize()} (sidebar)", SAMPLE: "Sampling"}
+    app_url.keep_valid("decoding_mode", [SEARCH, SAMPLE], SEARCH)
+    beam_size, _ = app_results.decoding_settings(checkpoint)
+    names = {SEARCH: f"{app_results.decoding_label(beam_size).capitalize()} (sidebar)", SAMPLE: "Sampling"}
     return st.segmented_control("Decoding", names, format_func=names.get, key="decoding_mode", required=True)
 
 
 def stepper(
-    checkpoint: app_support.Checkpoint,
+    checkpoint: app_checkpoints.Checkpoint,
     translation: Translation,
     trace: list[list[BeamNode]],
     forced: list[int],
@@ -171,17 +177,17 @@ def stepper(
         show_beam(checkpoint, trace, forced, step)
     elif not sampled:
         st.caption("Greedy decoding keeps one hypothesis: pick a beam size above 1 in the sidebar to see a beam tree.")
-    app_support.set_url(**url, step=step + 1)
+    app_url.set_url(**url, step=step + 1)
 
 
-def decode(checkpoint: app_support.Checkpoint, text: str, prefix: str, settings: Sampling | None):
+def decode(checkpoint: app_checkpoints.Checkpoint, text: str, prefix: str, settings: Sampling | None):
     """(translation, beam tree, forced ids, each step's sampling bars or None): sampled with settings,
     else searched with the sidebar's beam and the prefix forced; None after an error on a bad prefix."""
     if settings is not None:
         translation, sampled = app_sampling.sample(checkpoint, text, settings)
         return translation, [], [], sampled
     try:
-        translation, trace = app_support.decode(checkpoint, text, prefix if prefix.strip() else None)
+        translation, trace = app_results.decode(checkpoint, text, prefix if prefix.strip() else None)
     except ValueError as error:  # a prefix holding <s>, </s> or <pad>
         st.error(f"Cannot force this prefix: {error}.")
         return None
@@ -190,17 +196,17 @@ def decode(checkpoint: app_support.Checkpoint, text: str, prefix: str, settings:
 
 def main() -> None:
     st.title("Decoding, step by step")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
-    app_support.restore_text("prefix", MAX_PREFIX_CHARS)
-    app_support.restore_text()  # before the gallery, which says what to look at in the sentence
+    app_url.restore_text("prefix", MAX_PREFIX_CHARS)
+    app_url.restore_text()  # before the gallery, which says what to look at in the sentence
     app_gallery.gallery(checkpoint.translator.info.get("source_language"), key="decoding_example")
     mode = choose_mode(checkpoint)
     settings = app_sampling.controls() if mode == SAMPLE else None
     text_column, prefix_column = st.columns(2)
     with text_column:
-        text = app_support.sentence_input(checkpoint)
+        text = app_url.sentence_input(checkpoint)
     with prefix_column:
         prefix = st.text_input(
             f"Force a prefix ({checkpoint.translator.info.get('target_language', 'target')})",
@@ -214,11 +220,11 @@ def main() -> None:
     url = dict(text=text, prefix=prefix or None, **(app_sampling.url_params(settings) if settings else {}))
     if not text.strip():
         st.info("Type a sentence to decode it step by step.")
-        app_support.set_url(**url)
+        app_url.set_url(**url)
         return
     decoded = decode(checkpoint, text, prefix, settings)
     if decoded is None:
-        app_support.set_url(**url)
+        app_url.set_url(**url)
         return
     translation, trace, forced, sampled = decoded
     if translation.output_ids[: len(forced)] != forced:
@@ -227,15 +233,15 @@ def main() -> None:
         )
     st.markdown("**Translation**")
     st.code(translation.text, language=None, wrap_lines=True)
-    beam_size, _ = app_support.decoding_settings(checkpoint)
+    beam_size, _ = app_results.decoding_settings(checkpoint)
     described = app_sampling.describe(settings) if settings else ""
-    how = f"sampled: {described}, seed {settings.seed}" if settings else app_support.decoding_label(beam_size)
+    how = f"sampled: {described}, seed {settings.seed}" if settings else app_results.decoding_label(beam_size)
     st.caption(f"{len(translation.output_tokens)} tokens, {how}.")
     if not translation.output_tokens:
-        app_support.set_url(**url)
+        app_url.set_url(**url)
         return
     playing = st.session_state.get("playing", False)
-    app_support.fragment(stepper, run_every=PLAY_SECONDS if playing else None)(
+    app_url.fragment(stepper, run_every=PLAY_SECONDS if playing else None)(
         checkpoint, translation, trace, forced, sampled, described, url
     )
 

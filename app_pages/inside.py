@@ -8,8 +8,11 @@ in the URL: /inside?text=…&kind=cross&layer=2&head=3&query=4 (numbers from 1).
 import streamlit as st
 import torch
 
+import app_checkpoints
 import app_gallery
-import app_support
+import app_present
+import app_results
+import app_url
 from figures import (
     KIND_TITLES,
     KINDS,
@@ -34,45 +37,45 @@ SUBLAYER = {
 
 def restore_from_url(config) -> None:
     """Seed kind, layer and head from the link; bad values fall back to the defaults with a notice."""
-    app_support.restore_param(
+    app_url.restore_param(
         "kind",
         "inside_kind",
         lambda kind: kind if kind in KINDS else None,
         f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
     )
     layers = config.layers(st.session_state.get("inside_kind", DEFAULT_KIND))
-    app_support.restore_param(
+    app_url.restore_param(
         "layer",
         "inside_layer",
-        lambda layer: app_support.parse_number(layer, layers),
+        lambda layer: app_url.parse_number(layer, layers),
         f"The link's layer is not between 1 and {layers}; showing layer 1.",
     )
-    app_support.restore_param(
+    app_url.restore_param(
         "head",
         "inside_head",
-        lambda head: app_support.parse_number(head, config.n_heads),
+        lambda head: app_url.parse_number(head, config.n_heads),
         f"The link's head is not between 1 and {config.n_heads}; showing head 1.",
     )
 
 
 def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[str, int, int, int]:
     """Kind, layer, head and query pickers; returns them (0-based)."""
-    app_support.keep_valid("inside_kind", list(KINDS), DEFAULT_KIND)
+    app_url.keep_valid("inside_kind", list(KINDS), DEFAULT_KIND)
     kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="inside_kind", required=True)
     queries, _ = query_key_tokens(kind, source_tokens, target_tokens)
-    app_support.restore_param(
+    app_url.restore_param(
         "query",
         "inside_query",
-        lambda query: app_support.parse_number(query, len(queries)),
+        lambda query: app_url.parse_number(query, len(queries)),
         f"The link's query is not between 1 and {len(queries)}; showing query 1.",
     )
     layer_column, head_column, query_column, _ = st.columns([1, 1, 1, 1])
     layers = config.layers(kind)
-    app_support.keep_valid("inside_layer", list(range(layers)), 0)
+    app_url.keep_valid("inside_layer", list(range(layers)), 0)
     layer = layer_column.selectbox("Layer", range(layers), key="inside_layer", format_func=lambda i: f"Layer {i + 1}")
-    app_support.keep_valid("inside_head", list(range(config.n_heads)), 0)
+    app_url.keep_valid("inside_head", list(range(config.n_heads)), 0)
     head = head_column.selectbox("Head", range(config.n_heads), key="inside_head", format_func=head_label)
-    app_support.keep_valid("inside_query", list(range(len(queries))), 0)
+    app_url.keep_valid("inside_query", list(range(len(queries))), 0)
     query = query_column.selectbox(
         "Query token", range(len(queries)), key="inside_query", format_func=lambda i: f"{i + 1}: {queries[i]}"
     )
@@ -80,7 +83,7 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
 
 
 def chart(figure, key: str, name: str, on_select=None) -> None:
-    app_support.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select)
+    app_present.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select)
 
 
 def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str) -> None:
@@ -162,7 +165,7 @@ def show_neuron_view(trace: LayerTrace, head: int, query: int, queries: list[str
         "product q ⊙ k_j summed is the score q·k_j; scaled by 1/√d_k and passed through the softmax it is "
         "the weight, the opacity of the line. Click a key (or pick it below) to see its q ⊙ k bars."
     )
-    app_support.keep_valid("inside_key", list(range(len(keys))), int(neuron.weights.argmax()))
+    app_url.keep_valid("inside_key", list(range(len(keys))), int(neuron.weights.argmax()))
     key = st.session_state["inside_key"]
     figure = neuron_view(
         neuron, queries[query], keys, key, title=f"{head_label(head).capitalize()}, query {queries[query]}"
@@ -250,20 +253,20 @@ def show_feed_forward(trace: LayerTrace, queries: list[str], rows: str, last: bo
 
 def main() -> None:
     st.title("Inside a layer")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     translator = checkpoint.translator
     config = translator.config
     restore_from_url(config)
-    app_support.restore_text()  # before the gallery, which says what to look at in the sentence
+    app_url.restore_text()  # before the gallery, which says what to look at in the sentence
     app_gallery.gallery(translator.info.get("source_language"), key="inside_example")
-    text = app_support.sentence_input(checkpoint)
+    text = app_url.sentence_input(checkpoint)
     if not text.strip():
         st.info("Type a sentence above to look inside a layer.")
-        app_support.set_url(text=text)
+        app_url.set_url(text=text)
         return
-    translation, _ = app_support.translate(checkpoint, text)
+    translation, _ = app_results.translate(checkpoint, text)
     if translation.truncated:
         st.warning(
             f"The sentence is longer than this model's limit: only its first {translator.max_source_tokens} tokens are used."
@@ -285,7 +288,7 @@ def main() -> None:
     show_head_output(trace, head, query, queries, keys, rows)
     show_concat(trace, head, queries, rows)
     show_feed_forward(trace, queries, rows, last=layer + 1 == config.layers(kind))
-    app_support.set_url(text=text, kind=kind, layer=layer + 1, head=head + 1, query=query + 1)
+    app_url.set_url(text=text, kind=kind, layer=layer + 1, head=head + 1, query=query + 1)
 
 
 main()

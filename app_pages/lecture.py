@@ -8,7 +8,7 @@ import runpy
 import streamlit as st
 
 import app_lecture
-import app_support
+import app_url
 
 STEP_KEY = "lecture_step"  # 0-based step shown
 SHOWN_KEY = "_lecture_shown"  # the step whose view was last handed to its page
@@ -40,10 +40,10 @@ def restore_step(count: int) -> None:
     """The step from the link, once per session (the Decoding page has a step of its own)."""
     if STEP_KEY in st.session_state:
         return
-    app_support.restore_param(
+    app_url.restore_param(
         "step",
         STEP_KEY,
-        lambda value: app_support.parse_number(value, count),
+        lambda value: app_url.parse_number(value, count),
         f"The link's step is not between 1 and {count}; showing step 1.",
     )
 
@@ -103,7 +103,7 @@ def main() -> None:
         return
     count = len(loaded.steps)
     restore_step(count)
-    app_support.keep_valid(STEP_KEY, list(range(count)), 0)
+    app_url.keep_valid(STEP_KEY, list(range(count)), 0)
     index = st.session_state[STEP_KEY]
     step = loaded.steps[index]
     view = app_lecture.step_view(step)
@@ -112,12 +112,12 @@ def main() -> None:
     st.html(STEP_CSS)
     step_bar(step.title, index, count)
     narrative(step)
-    with app_support.fixed_url(step=index + 1):
+    with app_url.fixed_url(step=index + 1):
         if view is None:
             st.info(f"This step's page, /{step.page}, is not part of this version of the app.")
         else:
             runpy.run_path(str(app_lecture.page_script(view[0])))
-        app_support.set_url()
+        app_url.set_url()
 
 
 main()

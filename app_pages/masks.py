@@ -5,7 +5,10 @@ inputs, the sentence and the kind, layer and head shown live in the URL."""
 
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_results
+import app_url
 from figures import (
     KIND_TITLES,
     KINDS,
@@ -32,14 +35,14 @@ EQUATION = (
 
 def restore_from_url() -> None:
     for key in ("batch", "targets"):
-        app_support.restore_text(key)
+        app_url.restore_text(key)
 
 
 def mirror_url() -> None:
     """Numbers in the URL count from 1, as on screen."""
     state = st.session_state
     number = lambda key: state[key] + 1 if key in state else None  # noqa: E731
-    app_support.set_url(
+    app_url.set_url(
         batch=state["batch"],
         targets=state.get("targets") or None,
         sentence=number("sentence"),
@@ -49,20 +52,20 @@ def mirror_url() -> None:
     )
 
 
-def read_batch(checkpoint: app_support.Checkpoint) -> list[str]:
+def read_batch(checkpoint: app_checkpoints.Checkpoint) -> list[str]:
     """The sentences typed, one a line (blank lines skipped), at most MAX_SENTENCES."""
     st.session_state.setdefault(
         "batch", BATCH_EXAMPLES.get(checkpoint.translator.info.get("source_language"), DEFAULT_BATCH)
     )
     sources_column, targets_column = st.columns(2)
     batch = sources_column.text_area(
-        "Source sentences, one a line", key="batch", height=120, max_chars=app_support.MAX_TEXT_CHARS
+        "Source sentences, one a line", key="batch", height=120, max_chars=app_url.MAX_TEXT_CHARS
     )
     targets_column.text_area(
         "Decoder inputs, one a line (optional)",
         key="targets",
         height=120,
-        max_chars=app_support.MAX_TEXT_CHARS,
+        max_chars=app_url.MAX_TEXT_CHARS,
         help="Line i is fed to the decoder for sentence i (after `<s>`); an empty or missing line feeds the "
         "model's own translation, as during decoding.",
     )
@@ -72,7 +75,7 @@ def read_batch(checkpoint: app_support.Checkpoint) -> list[str]:
     return sentences[:MAX_SENTENCES]
 
 
-def decoder_inputs(checkpoint: app_support.Checkpoint, sentences: list[str]) -> list[tuple[list[int], list[int]]]:
+def decoder_inputs(checkpoint: app_checkpoints.Checkpoint, sentences: list[str]) -> list[tuple[list[int], list[int]]]:
     """(source ids + EOS, decoder input <s> y1 …) per sentence: the typed target, else the model's
     own translation (cached with the sidebar's decoding settings) fed back as during decoding."""
     translator = checkpoint.translator
@@ -87,7 +90,7 @@ def decoder_inputs(checkpoint: app_support.Checkpoint, sentences: list[str]) -> 
         if typed:
             target = [config.bos_id, *tokenizer.encode(typed)][: config.max_len]
         else:
-            translation, _ = app_support.translate(checkpoint, sentence)
+            translation, _ = app_results.translate(checkpoint, sentence)
             # The decoder's inputs are <s> then every output token but the last (Translation.target_tokens).
             target = [config.bos_id, *translation.output_ids[:-1]]
         pairs.append((source, target))
@@ -109,7 +112,7 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
     )
     for column, (name, mask, tokens, title) in zip(st.columns(3), masks):
         with column:
-            app_support.plotly_chart(
+            app_present.plotly_chart(
                 mask_heatmap(mask, tokens, tokens, title), key=f"mask_{name}", filename=f"mask-{name}-{sentence + 1}"
             )
     st.caption(
@@ -120,35 +123,35 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
     )
 
 
-def attention_by_steps(checkpoint: app_support.Checkpoint, src, tgt, source_tokens, target_tokens, sentence: int):
+def attention_by_steps(checkpoint: app_checkpoints.Checkpoint, src, tgt, source_tokens, target_tokens, sentence: int):
     st.header("One head, step by step")
     config = checkpoint.translator.config
     st.latex(EQUATION)
-    app_support.restore_param(
+    app_url.restore_param(
         "kind",
         "steps_kind",
         lambda kind: kind if kind in KINDS else None,
         f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
     )
-    app_support.keep_valid("steps_kind", list(KINDS), DEFAULT_KIND)
+    app_url.keep_valid("steps_kind", list(KINDS), DEFAULT_KIND)
     kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="steps_kind", required=True)
     n_layers = config.layers(kind)
     layer_column, head_column, _ = st.columns([1, 1, 2])
-    app_support.restore_param(
+    app_url.restore_param(
         "layer",
         "steps_layer",
-        lambda layer: app_support.parse_number(layer, n_layers),
+        lambda layer: app_url.parse_number(layer, n_layers),
         f"The link's layer is not between 1 and {n_layers}; showing layer 1.",
     )
-    app_support.restore_param(
+    app_url.restore_param(
         "head",
         "steps_head",
-        lambda head: app_support.parse_number(head, config.n_heads),
+        lambda head: app_url.parse_number(head, config.n_heads),
         f"The link's head is not between 1 and {config.n_heads}; showing head 1.",
     )
-    app_support.keep_valid("steps_layer", list(range(n_layers)), 0)
+    app_url.keep_valid("steps_layer", list(range(n_layers)), 0)
     layer = layer_column.selectbox("Layer", range(n_layers), key="steps_layer", format_func=lambda i: f"Layer {i + 1}")
-    app_support.keep_valid("steps_head", list(range(config.n_heads)), 0)
+    app_url.keep_valid("steps_head", list(range(config.n_heads)), 0)
     head = head_column.selectbox("Head", range(config.n_heads), key="steps_head", format_func=head_label)
 
     rows = slice(sentence, sentence + 1)  # the sentence with its padding, as in the batch
@@ -165,14 +168,14 @@ def attention_by_steps(checkpoint: app_support.Checkpoint, src, tgt, source_toke
     for row in range(0, len(figures), 2):
         for column, (name, figure) in zip(st.columns(2), list(figures.items())[row : row + 2]):
             with column:
-                app_support.plotly_chart(
+                app_present.plotly_chart(
                     figure, key=f"step_{name}", filename=f"{kind}-layer{layer + 1}-head{head + 1}-{name}"
                 )
 
 
 def main() -> None:
     st.title("Masks")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     restore_from_url()
@@ -195,26 +198,26 @@ def main() -> None:
     st.header("The padded batch")
     ids_column, targets_column = st.columns(2)
     with ids_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             padded_ids(src, source_tokens, pad_id, "Source ids, each ending in EOS"),
             key="source_ids",
             filename="source-ids",
         )
     with targets_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             padded_ids(tgt, target_tokens, pad_id, "Decoder input ids: BOS, then the target"),
             key="target_ids",
             filename="decoder-input-ids",
         )
     # The shortest source has the most padding: the default shows the masks at work.
     shortest = min(range(len(pairs)), key=lambda i: len(pairs[i][0]))
-    app_support.restore_param(
+    app_url.restore_param(
         "sentence",
         "sentence",
-        lambda number: app_support.parse_number(number, len(pairs)),
+        lambda number: app_url.parse_number(number, len(pairs)),
         f"The link's sentence is not between 1 and {len(pairs)}; showing the shortest.",
     )
-    app_support.keep_valid("sentence", list(range(len(pairs))), shortest)
+    app_url.keep_valid("sentence", list(range(len(pairs))), shortest)
     sentence = st.selectbox(
         "Sentence", range(len(pairs)), key="sentence", format_func=lambda i: f"{i + 1}: {sentences[i]}"
     )

@@ -5,7 +5,9 @@ data credits (README.md)."""
 import pandas as pd
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_url
 from figures import DIAGRAM_MIN_WIDTH, architecture_diagram, parameter_bars, training_curves
 from transformer import CheckpointError
 from transformer.analysis import parameter_counts
@@ -29,7 +31,7 @@ TRAINING_FACTS = {  # config.json's "training" key -> label
 }
 
 
-def settings_table(checkpoint: app_support.Checkpoint) -> pd.DataFrame:
+def settings_table(checkpoint: app_checkpoints.Checkpoint) -> pd.DataFrame:
     """The model's hyperparameters, then how it was trained and how it decodes, as text."""
     translator = checkpoint.translator
     rows = [("model", name, value) for name, value in translator.config.to_dict().items()]
@@ -50,10 +52,10 @@ def as_text(value) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def show_training(checkpoint: app_support.Checkpoint) -> None:
+def show_training(checkpoint: app_checkpoints.Checkpoint) -> None:
     st.header("Training")
     try:
-        log = app_support.training_log(checkpoint)
+        log = app_checkpoints.training_log(checkpoint)
     except CheckpointError as error:
         st.error(f"The training log cannot be read: {error}")
         return
@@ -67,14 +69,14 @@ def show_training(checkpoint: app_support.Checkpoint) -> None:
         return
     st.markdown("The learning rate rises linearly during the warm-up, then decays with 1/√step (§5.3):")
     st.latex(LEARNING_RATE)
-    app_support.plotly_chart(figure, key="training_curves", filename=f"training-{checkpoint.name}")
+    app_present.plotly_chart(figure, key="training_curves", filename=f"training-{checkpoint.name}")
 
 
-def show_scores(checkpoint: app_support.Checkpoint) -> bool:
+def show_scores(checkpoint: app_checkpoints.Checkpoint) -> bool:
     """The scores of metrics.json as a table; whether there were any."""
     st.header("Scores")
     try:
-        metrics = app_support.metrics(checkpoint)
+        metrics = app_checkpoints.metrics(checkpoint)
     except CheckpointError as error:
         st.error(f"metrics.json cannot be read: {error}")
         return False
@@ -95,7 +97,7 @@ def show_scores(checkpoint: app_support.Checkpoint) -> bool:
 
 def main() -> None:
     st.title("Model card")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     translator = checkpoint.translator
@@ -111,11 +113,11 @@ def main() -> None:
         f".st-key-architecture {{ min-width: {DIAGRAM_MIN_WIDTH}px; }}</style>"
     )
     with st.container(key="architecture_frame"):
-        app_support.plotly_chart(architecture_diagram(translator.config), key="architecture", filename="architecture")
+        app_present.plotly_chart(architecture_diagram(translator.config), key="architecture", filename="architecture")
     counts_column, settings_column = st.columns(2)
     with counts_column:
         st.header("Parameters")
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             parameter_bars(parameter_counts(translator.model)), key="parameters", filename="parameters"
         )
     with settings_column:
@@ -123,14 +125,14 @@ def main() -> None:
         st.dataframe(settings_table(checkpoint), hide_index=True, key="settings")
     show_training(checkpoint)
     scored = show_scores(checkpoint)
-    card = app_support.model_card(checkpoint)
+    card = app_checkpoints.model_card(checkpoint)
     if card is not None and scored:  # the scores once: the table above, not again in the card
-        card = app_support.without_section(card, "Scores")
+        card = app_checkpoints.without_section(card, "Scores")
     if card is not None:
         st.header("Model card and data credits")
         with st.container(border=True):
             st.markdown(card)
-    app_support.set_url()
+    app_url.set_url()
 
 
 main()

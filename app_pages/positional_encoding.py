@@ -4,7 +4,9 @@ checkpoint's d_model and max_len. The sentence lives in the URL."""
 
 import streamlit as st
 
-import app_support
+import app_checkpoints
+import app_present
+import app_url
 from figures import (
     embedding_parts_figure,
     positional_curves,
@@ -30,7 +32,7 @@ def default_dimensions(d_model: int) -> list[int]:
 
 def sinusoids(table, d_model: int) -> None:
     st.header("Sinusoids")
-    app_support.keep_valid_choices("pe_dims", range(d_model), default_dimensions(d_model))
+    app_url.keep_valid_choices("pe_dims", range(d_model), default_dimensions(d_model))
     dimensions = st.multiselect(
         "Dimensions",
         range(d_model),
@@ -39,12 +41,12 @@ def sinusoids(table, d_model: int) -> None:
         help="Dimension 2i is a sine, 2i+1 the cosine of the same frequency; the higher i, the slower.",
     )
     if dimensions:
-        app_support.plotly_chart(positional_curves(table, dimensions), key="pe_curves", filename="positional-curves")
+        app_present.plotly_chart(positional_curves(table, dimensions), key="pe_curves", filename="positional-curves")
     else:
         st.info("Pick at least one dimension.")
     st.subheader("Every position × dimension")
     st.caption("Each column is one sinusoid: fast on the left, slower and slower to the right.")
-    app_support.plotly_chart(positional_heatmap(table), key="pe_table", filename="positional-encoding-table")
+    app_present.plotly_chart(positional_heatmap(table), key="pe_table", filename="positional-encoding-table")
 
 
 def similarity(max_len: int, d_model: int) -> None:
@@ -57,11 +59,11 @@ def similarity(max_len: int, d_model: int) -> None:
     position = st.slider("Compare from position", 1, max_len - 1, value=max_len // 2, key="pe_position")
     matrix_column, distance_column = st.columns(2)
     with matrix_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             similarity_heatmap(similarities), key="pe_similarity", filename="positional-similarity"
         )
     with distance_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             similarity_by_distance(similarities, [0, position]),
             key="pe_distance",
             filename=f"positional-similarity-from-{position}",
@@ -69,9 +71,9 @@ def similarity(max_len: int, d_model: int) -> None:
         st.caption("The two curves coincide where both exist: only the offset matters.")
 
 
-def sentence_parts(checkpoint: app_support.Checkpoint) -> str:
+def sentence_parts(checkpoint: app_checkpoints.Checkpoint) -> str:
     st.header("Token embedding + positional encoding")
-    text = app_support.sentence_input(checkpoint)
+    text = app_url.sentence_input(checkpoint)
     if not text.strip():
         st.info("Type a sentence to see what its encoder input is made of.")
         return text
@@ -80,7 +82,7 @@ def sentence_parts(checkpoint: app_support.Checkpoint) -> str:
     if truncated:
         st.warning(f"Only the first {translator.max_source_tokens} tokens are shown: this model's limit.")
     embeddings, positional = (part.cpu() for part in embedding_parts(translator.model, ids))  # on the model's device
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         embedding_parts_figure(embeddings, positional, translator.tokenizer.tokens(ids)),
         key="pe_sentence",
         filename="embedding-plus-positional",
@@ -95,7 +97,7 @@ def sentence_parts(checkpoint: app_support.Checkpoint) -> str:
 
 def main() -> None:
     st.title("Positional encoding")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     config = checkpoint.translator.config
@@ -113,7 +115,7 @@ def main() -> None:
     sinusoids(table, config.d_model)
     similarity(config.max_len, config.d_model)
     text = sentence_parts(checkpoint)
-    app_support.set_url(text=text)
+    app_url.set_url(text=text)
 
 
 main()

@@ -10,8 +10,10 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-import app_support
+import app_checkpoints
+import app_present
 import app_trainer
+import app_url
 from app_trainer import BOUNDS, CHOICES, TASK_TITLES, TrainSetup
 from figures import (
     KIND_TITLES,
@@ -56,10 +58,10 @@ MODEL_VIEW = "all"  # the head choice that shows every layer x head
 
 
 def restore_from_url() -> None:
-    values = {name: value for name in LABELS if (value := app_support.url_param(name)) is not None}
+    values = {name: value for name in LABELS if (value := app_url.url_param(name)) is not None}
     parsed, rejected = app_trainer.parse_setup(values)
     for message in rejected:
-        app_support.notice(message)
+        app_url.notice(message)
     st.session_state.update({f"train_{name}": value for name, value in parsed.items()})
 
 
@@ -67,7 +69,7 @@ def setting_widget(name: str) -> None:
     key, default = f"train_{name}", getattr(DEFAULTS, name)
     st.session_state.setdefault(key, default)
     if name in CHOICES:
-        app_support.keep_valid(key, list(CHOICES[name]), default)
+        app_url.keep_valid(key, list(CHOICES[name]), default)
         titles = TASK_TITLES if name == "task" else {"post": "post-norm (paper)", "pre": "pre-norm"}
         st.selectbox(LABELS[name], CHOICES[name], key=key, format_func=titles.get)
     else:  # no bounds on the widget: a bad value is explained below, it does not raise
@@ -85,7 +87,7 @@ def read_settings() -> TrainSetup:
                     setting_widget(name)
     values = {f.name: st.session_state.get(f"train_{f.name}", getattr(DEFAULTS, f.name)) for f in fields(TrainSetup)}
     setup = TrainSetup(**values)
-    app_support.set_url(**{k: v for k, v in asdict(setup).items() if v != getattr(DEFAULTS, k)})
+    app_url.set_url(**{k: v for k, v in asdict(setup).items() if v != getattr(DEFAULTS, k)})
     return setup
 
 
@@ -93,11 +95,11 @@ def show_teaching_plots(setup: TrainSetup) -> None:
     lr_column, smoothing_column = st.columns(2)
     with lr_column:
         figure = learning_rate_curve(setup.steps, setup.d_model, setup.warmup, setup.lr_scale)
-        app_support.plotly_chart(figure, key="lr_curve", filename="learning-rate")
+        app_present.plotly_chart(figure, key="lr_curve", filename="learning-rate")
     with smoothing_column:
         tokens = ["<pad>", "<s>", "</s>", "<unk>", *SYMBOLS[: setup.symbols]]
         figure = label_smoothing_bars(tokens, 4, setup.smoothing)
-        app_support.plotly_chart(figure, key="smoothing_bars", filename="label-smoothing")
+        app_present.plotly_chart(figure, key="smoothing_bars", filename="label-smoothing")
 
 
 def session_alive():
@@ -139,10 +141,10 @@ def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
     kind_column, layer_column, head_column = st.columns(3)
     st.session_state.setdefault("train_kind", "cross")
     kind = kind_column.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="train_kind", required=True)
-    app_support.keep_valid("train_layer", list(range(n_layers)), n_layers - 1)
+    app_url.keep_valid("train_layer", list(range(n_layers)), n_layers - 1)
     layer = layer_column.selectbox("Layer", range(n_layers), key="train_layer", format_func=lambda i: f"Layer {i + 1}")
     heads = [MODEL_VIEW, "avg", *range(n_heads)]
-    app_support.keep_valid("train_head", heads, "avg")
+    app_url.keep_valid("train_head", heads, "avg")
     labels = {MODEL_VIEW: "model view (every layer × head)", "avg": head_label(None)}
     head = head_column.selectbox("Head", heads, key="train_head", format_func=lambda h: labels.get(h) or head_label(h))
     return kind, layer, None if head == "avg" else head
@@ -187,7 +189,7 @@ def live_view() -> None:
         st.rerun(scope="app")  # the run ended: show "Try it" and "Save"
     st.session_state["train_was_running"] = running
     if progress.train_curve:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             live_curves(progress.train_curve, progress.dev_curve, progress.steps), key="live_curves", filename="curves"
         )
     if not progress.frames:
@@ -198,7 +200,7 @@ def live_view() -> None:
     steps = [step for step, _ in progress.frames]
     frame = len(steps) - 1
     if not running and len(steps) > 1:
-        app_support.keep_valid("train_replay", list(range(len(steps))), len(steps) - 1)
+        app_url.keep_valid("train_replay", list(range(len(steps))), len(steps) - 1)
         frame = st.select_slider(
             "Replay: training step",
             list(range(len(steps))),
@@ -208,7 +210,7 @@ def live_view() -> None:
     step, maps = progress.frames[frame]
     title = f"{KIND_TITLES[kind]} at step {step}"
     figure = attention_figure(maps[kind], kind, layer, head, *progress.probe_tokens, title)
-    app_support.plotly_chart(figure, key="train_attention", filename=f"train-{kind}-step{step}")
+    app_present.plotly_chart(figure, key="train_attention", filename=f"train-{kind}-step{step}")
 
 
 def try_and_save(trainer: app_trainer.SessionTrainer) -> None:
@@ -225,14 +227,14 @@ def try_and_save(trainer: app_trainer.SessionTrainer) -> None:
         head = None if head in (None, "avg") else head
         maps = translation.attention[kind]
         figure = attention_figure(maps, kind, layer, head, translation.source_tokens, translation.target_tokens, text)
-        app_support.plotly_chart(figure, key="try_attention", filename="try-attention")
+        app_present.plotly_chart(figure, key="try_attention", filename="try-attention")
     st.header("Keep it")
     name_column, button_column = st.columns([3, 1])
     name = name_column.text_input("Checkpoint name", value=f"my-{trainer.setup.task}", key="train_save_name")
     if button_column.button("Save as checkpoint", key="train_save"):
-        reserved = {path.stem for path in (app_support.ROOT / "configs").glob("*.toml")}
+        reserved = {path.stem for path in (app_checkpoints.ROOT / "configs").glob("*.toml")}
         try:
-            folder = trainer.save(name.strip(), app_support.checkpoints_dir(), reserved)
+            folder = trainer.save(name.strip(), app_checkpoints.checkpoints_dir(), reserved)
         except (ValueError, RuntimeError) as error:
             st.error(f"Not saved: {error}")
         else:

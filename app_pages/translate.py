@@ -4,9 +4,13 @@ URL, so a bookmark restores it."""
 
 import streamlit as st
 
+import app_checkpoints
 import app_defaults
 import app_gallery
-import app_support
+import app_present
+import app_results
+import app_sidebar
+import app_url
 from figures import (
     HEAD_VIEW_FONT_SIZE,
     KIND_TITLES,
@@ -28,7 +32,7 @@ from transformer.guardrails import language_warning, unknown_parts
 AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
 NO_HEADS = "none"  # the URL value of a head view with every head unselected
 # The cross-attention shows the alignment; its layer and the head view's one head are the
-# checkpoint's sharpest (app_support.sharpest_cross_attention).
+# checkpoint's sharpest (app_defaults.sharpest_cross_attention).
 DEFAULT_KIND, DEFAULT_HEAD = "cross", AVERAGE
 
 
@@ -48,35 +52,35 @@ def head_view_param(heads: list[int], default: list[int]) -> str | None:
 def parse_head_view_param(value: str, n_heads: int) -> list[int] | None:
     if value == NO_HEADS:
         return []
-    heads = [app_support.parse_number(number, n_heads) for number in value.split(",")]
+    heads = [app_url.parse_number(number, n_heads) for number in value.split(",")]
     return None if None in heads else sorted(set(heads))
 
 
-def restore_from_url(checkpoint: app_support.Checkpoint, default_layer: int) -> None:
+def restore_from_url(checkpoint: app_checkpoints.Checkpoint, default_layer: int) -> None:
     """Seed the widgets from the link the session was opened with; bad values fall back to the
     defaults with a notice."""
-    app_support.restore_text()
-    app_support.restore_param(
+    app_url.restore_text()
+    app_url.restore_param(
         "kind",
         "kind",
         lambda kind: kind if kind in KINDS else None,
         f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
     )
     layers = checkpoint.translator.config.layers(st.session_state.get("kind", DEFAULT_KIND))
-    app_support.restore_param(
+    app_url.restore_param(
         "layer",
         "layer",
-        lambda layer: app_support.parse_number(layer, layers),
+        lambda layer: app_url.parse_number(layer, layers),
         f"The link's layer is not between 1 and {layers}; showing layer {min(default_layer, layers - 1) + 1}.",
     )
     heads = checkpoint.translator.config.n_heads
-    app_support.restore_param(
+    app_url.restore_param(
         "head",
         "head",
-        lambda head: AVERAGE if head == AVERAGE else app_support.parse_number(head, heads),
+        lambda head: AVERAGE if head == AVERAGE else app_url.parse_number(head, heads),
         f"The link's head is not between 1 and {heads} (or {AVERAGE}); showing the average.",
     )
-    app_support.restore_param(
+    app_url.restore_param(
         "heads",
         "head_view_heads",
         lambda value: parse_head_view_param(value, heads),
@@ -84,7 +88,7 @@ def restore_from_url(checkpoint: app_support.Checkpoint, default_layer: int) -> 
     )
 
 
-def input_guardrails(checkpoint: app_support.Checkpoint, text: str) -> None:
+def input_guardrails(checkpoint: app_checkpoints.Checkpoint, text: str) -> None:
     """Under the input: the parts the model cannot read (they became <unk>), and a warning when
     the text is probably not in the model's source language (transformer.guardrails)."""
     if unknown := unknown_parts(text, checkpoint.translator.tokenizer):
@@ -103,8 +107,8 @@ def enlarge_clicked_map(n_layers: int, n_heads: int) -> None:
         st.session_state["layer"], st.session_state["head"] = target
 
 
-def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translation:
-    translation, seconds = app_support.translate(checkpoint, text)
+def show_translation(checkpoint: app_checkpoints.Checkpoint, text: str) -> Translation:
+    translation, seconds = app_results.translate(checkpoint, text)
     limit = checkpoint.translator.max_source_tokens
     if translation.truncated:
         st.warning(
@@ -112,13 +116,13 @@ def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translati
         )
     st.markdown("**Translation**")
     st.code(translation.text, language=None, wrap_lines=True)
-    beam_size, _ = app_support.decoding_settings(checkpoint)
+    beam_size, _ = app_results.decoding_settings(checkpoint)
     st.caption(
-        f"{len(translation.output_tokens)} tokens, {app_support.decoding_label(beam_size)}, "
+        f"{len(translation.output_tokens)} tokens, {app_results.decoding_label(beam_size)}, "
         f"translated in {seconds * 1000:.0f} ms. Below, each token coloured by the probability the "
         "model gave it: blue sure, red unsure (hover for the value)."
     )
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         token_probabilities(translation.output_tokens, translation.token_probs),
         key="token_probs",
         filename="token-probabilities",
@@ -127,19 +131,19 @@ def show_translation(checkpoint: app_support.Checkpoint, text: str) -> Translati
 
 
 def attention_explorer(
-    checkpoint: app_support.Checkpoint, translation: Translation, default_layer: int, default_heads: list[int]
+    checkpoint: app_checkpoints.Checkpoint, translation: Translation, default_layer: int, default_heads: list[int]
 ) -> tuple[str, int, int | str]:
     """Kind, layer and head pickers, the enlarged map, the head view, the CSV export and the model
     view; returns the (kind, layer, head) shown."""
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
     kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-    app_support.keep_valid("kind", list(KINDS), DEFAULT_KIND)
+    app_url.keep_valid("kind", list(KINDS), DEFAULT_KIND)
     kind = kind_column.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True)
     n_layers = checkpoint.translator.config.layers(kind)
-    app_support.keep_valid("layer", list(range(n_layers)), min(default_layer, n_layers - 1))
+    app_url.keep_valid("layer", list(range(n_layers)), min(default_layer, n_layers - 1))
     layer = layer_column.selectbox("Layer", range(n_layers), key="layer", format_func=lambda i: f"Layer {i + 1}")
-    app_support.keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
+    app_url.keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
     head = head_column.selectbox(
         "Head", [AVERAGE, *range(n_heads)], key="head", format_func=lambda h: head_label(None if h == AVERAGE else h)
     )
@@ -150,7 +154,7 @@ def attention_explorer(
     name = f"{kind}-layer{layer + 1}"
     map_column, head_view_column = st.columns(2)
     with map_column:
-        app_support.plotly_chart(
+        app_present.plotly_chart(
             attention_heatmap(
                 head_map(weights, layer, head_index),
                 queries,
@@ -173,7 +177,7 @@ def attention_explorer(
             st.session_state.update(inside_kind=kind, inside_layer=layer, inside_head=head_index or 0)
             st.switch_page("app_pages/inside.py")
     with head_view_column:
-        app_support.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
+        app_url.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
         heads = st.pills(
             "Head view: heads",
             range(n_heads),
@@ -182,11 +186,11 @@ def attention_explorer(
             key="head_view_heads",
         )
         if heads:
-            font_size = app_support.PRESENT_FONT_SIZE if app_support.presenting() else HEAD_VIEW_FONT_SIZE
+            font_size = app_present.PRESENT_FONT_SIZE if app_present.presenting() else HEAD_VIEW_FONT_SIZE
             page = head_view_html(
                 weights[layer],
-                app_support.shown_tokens(queries),
-                app_support.shown_tokens(keys),
+                app_sidebar.shown_tokens(queries),
+                app_sidebar.shown_tokens(keys),
                 sorted(heads),
                 title=f"Layer {layer + 1}",
                 font_size=font_size,
@@ -203,7 +207,7 @@ def attention_explorer(
 
     st.subheader("Model view: every layer × head")
     st.caption("Click a map to enlarge it above.")
-    app_support.plotly_chart(
+    app_present.plotly_chart(
         attention_grid(weights, selected=(layer, head_index)),
         key="model_view",
         filename=f"model-view-{kind}",
@@ -214,7 +218,7 @@ def attention_explorer(
 
 def main() -> None:
     st.title("Translate")
-    checkpoint = app_support.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page()
     if checkpoint is None:
         return
     default_layer, default_head = app_defaults.sharpest_cross_attention(checkpoint)
@@ -223,24 +227,24 @@ def main() -> None:
     info = checkpoint.translator.info
     app_gallery.gallery(info.get("source_language"), key="translate_example")
     # On a projector the text and its translation stand side by side: the attention map stays above the fold.
-    input_column, output_column = st.columns(2) if app_support.presenting() else (st.container(), st.container())
+    input_column, output_column = st.columns(2) if app_present.presenting() else (st.container(), st.container())
     text = input_column.text_area(
         f"Text ({info.get('source_language', 'source')} → {info.get('target_language', 'target')})",
         key="text",
-        max_chars=app_support.MAX_TEXT_CHARS,
+        max_chars=app_url.MAX_TEXT_CHARS,
         height=90,
         help=f"Up to {checkpoint.translator.max_source_tokens} tokens are translated; Ctrl+Enter applies.",
     )
     if not text.strip():
         st.info("Type a sentence above to see its translation and attention maps.")
-        app_support.set_url(text=text)
+        app_url.set_url(text=text)
         return
     with input_column:
         input_guardrails(checkpoint, text)
     with output_column:
         translation = show_translation(checkpoint, text)
     kind, layer, head = attention_explorer(checkpoint, translation, default_layer, [default_head])
-    app_support.set_url(
+    app_url.set_url(
         text=text,
         kind=kind,
         layer=layer + 1,

@@ -16,9 +16,9 @@ import streamlit.logger
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the app's modules live at the root
-streamlit.logger.set_log_level("error")  # else app_support's caches warn that no Streamlit server runs
+streamlit.logger.set_log_level("error")  # else app_checkpoints' caches warn that no Streamlit server runs
 
-from app_support import EXAMPLES, checkpoint_names, checkpoints_dir, default_checkpoint  # noqa: E402
+from app_checkpoints import EXAMPLES, checkpoint_names, checkpoints_dir, default_checkpoint  # noqa: E402
 from figures import (  # noqa: E402
     attention_grid,
     attention_heatmap,

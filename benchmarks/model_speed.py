@@ -224,7 +224,9 @@ def cli_figures(sentences: list[str], repeats: int, results: dict) -> None:
 def loaded_figures(cli: list[str], text: Path, count: int, results: dict) -> None:
     """The CLI while another process keeps one core busy: every core's threads vs the default."""
     cores = len(os.sched_getaffinity(0))
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # Spins until this script ends, however it ends (it stops once its parent is gone).
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
     try:
         time.sleep(1.0)
         seconds = {

@@ -25,7 +25,7 @@ streamlit.logger.set_log_level("error")
 
 from app_speed import SENTENCES  # noqa: E402
 
-from app_support import checkpoints_dir  # noqa: E402
+from app_checkpoints import checkpoints_dir  # noqa: E402
 from app_trainer import SessionTrainer, Slots, TrainSetup  # noqa: E402
 from transformer import load_checkpoint  # noqa: E402
 from transformer.data import toy_task_pairs  # noqa: E402
@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", default="en-de", help="the model the other session translates with")
     parser.add_argument("--target", type=float, default=95.0, help="dev exact match to reach (%%)")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as app_support sets it for the server
+    torch.set_num_threads(1)  # as app_checkpoints sets it for the server
     translator = load_checkpoint(checkpoints_dir() / args.checkpoint)
     translator.translate(["Warm up."], beam_size=1)
 

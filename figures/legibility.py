@@ -5,6 +5,7 @@ out (the app applies them to every chart, presentation mode with 16 px)."""
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 
 PLOTLY_DEFAULT_FONT, PLOTLY_DEFAULT_HEIGHT = 12, 450
@@ -13,6 +14,8 @@ LINE_SPACING = 1.25  # a label needs this many font sizes of axis length
 ASSUMED_WIDTH = 600  # an x axis' length when the figure does not say: presentation heatmaps are at least this wide
 TITLE_CHARS = 40  # a title line that fits a chart on a 390 px wide phone
 TITLE_SCALE = 1.4  # Plotly draws titles this much larger than the layout's font
+MIN_CELL = 20  # pixels: a 16 px token label fits each cell of a square heatmap
+LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
 MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
 
@@ -134,4 +137,27 @@ def legible(figure: go.Figure, font_size: float | None = None) -> go.Figure:
         _enlarge(spec, font_size)
     _clear_toolbar(layout)  # first: it may deepen the top margin, which shortens the y axes
     _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT))
+    return go.Figure(spec)
+
+
+def square_cells(figure: go.Figure, min_width: float = ASSUMED_WIDTH, min_cell: float = MIN_CELL) -> go.Figure:
+    """A figure with one heatmap on one pair of axes (click targets may lie over it) drawn with
+    square cells, at least min_width wide in all (for the projector): the y axis is tied to the
+    x axis' scale and the height set to hold rows of cells of max(min_width / columns, min_cell)
+    pixels. Other figures come back unchanged. Give it the builder's figure (z an array)."""
+    heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
+    subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
+    if len(heatmaps) != 1 or subplots != {"x"}:
+        return figure
+    shape = np.shape(heatmaps[0].z)
+    if len(shape) != 2 or not shape[0] or not shape[1]:
+        return figure
+    rows, columns = shape
+    spec = figure.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    cell = max(min_width / columns, min_cell)
+    margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
+    layout["height"] = round(rows * cell + margin["t"] + margin["b"] + LABEL_ROOM)
+    layout.setdefault("yaxis", {}).update(scaleanchor="x", scaleratio=1, constrain="domain")
+    layout.setdefault("xaxis", {}).update(constrain="domain")
     return go.Figure(spec)

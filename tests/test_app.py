@@ -11,8 +11,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+import app_checkpoints
 import app_defaults
-import app_support
+import app_present
+import app_results
 from conftest import ROOT, head_view_data
 from figures import HEAD_VIEW_FONT_SIZE
 from transformer import Translator, load_checkpoint
@@ -33,7 +35,7 @@ def checkpoints(tmp_path, monkeypatch):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     (folder / "toy-reverse").symlink_to(TOY, target_is_directory=True)
-    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(folder))
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(folder))
     return folder
 
 
@@ -75,17 +77,17 @@ def texts(elements) -> list[str]:
 
 
 def test_default_checkpoint_prefers_en_de_then_toy_reverse():
-    assert app_support.default_checkpoint(["a", "en-de", "toy-reverse"]) == "en-de"
-    assert app_support.default_checkpoint(["a", "toy-reverse"]) == "toy-reverse"
-    assert app_support.default_checkpoint(["a", "b"]) == "a"
-    assert app_support.default_checkpoint([]) is None
+    assert app_checkpoints.default_checkpoint(["a", "en-de", "toy-reverse"]) == "en-de"
+    assert app_checkpoints.default_checkpoint(["a", "toy-reverse"]) == "toy-reverse"
+    assert app_checkpoints.default_checkpoint(["a", "b"]) == "a"
+    assert app_checkpoints.default_checkpoint([]) is None
 
 
 def test_bleu_summary_prefers_test_sets():
     metrics = {"dev": {"bleu": 30.0}, "test_a": {"bleu": 28.25}, "test_b": {"bleu": 31.5}}
-    assert app_support.bleu_summary(metrics) == "test_a 28.25, test_b 31.5"
-    assert app_support.bleu_summary({"dev": {"bleu": 30.0}}) == "dev 30"
-    assert app_support.bleu_summary({}) is None
+    assert app_checkpoints.bleu_summary(metrics) == "test_a 28.25, test_b 31.5"
+    assert app_checkpoints.bleu_summary({"dev": {"bleu": 30.0}}) == "dev 30"
+    assert app_checkpoints.bleu_summary({}) is None
 
 
 def test_app_translates_the_example_and_shows_every_view(checkpoints):
@@ -140,7 +142,7 @@ def test_head_view_follows_the_heads_layer_and_presentation_mode(checkpoints):
     assert any("Pick at least one head" in message for message in texts(app.info))
     assert app.query_params["heads"] == "none"
     app = run_app({"text": "a b c", "present": "1"})
-    assert head_view(app)["fontSize"] == app_support.PRESENT_FONT_SIZE
+    assert head_view(app)["fontSize"] == app_present.PRESENT_FONT_SIZE
 
 
 def test_changing_layer_and_head_does_not_translate_again(checkpoints, monkeypatch):
@@ -172,9 +174,9 @@ def test_decoding_settings_apply(checkpoints):
 
 def test_the_int8_switch_translates_with_the_quantized_model(checkpoints, monkeypatch):
     precisions = []
-    real_load = app_support.load_checkpoint
+    real_load = app_checkpoints.load_checkpoint
     monkeypatch.setattr(
-        app_support,
+        app_checkpoints,
         "load_checkpoint",
         lambda folder, precision="fp32": precisions.append(precision) or real_load(folder, precision),
     )
@@ -283,14 +285,14 @@ def test_corrupt_checkpoint_is_reported_and_the_others_still_work(checkpoints, d
 
 
 def test_missing_checkpoints_folder_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(tmp_path / "nowhere"))
     app = run_app()
     assert "No checkpoint folders" in app.sidebar.error[0].value
     assert any("Pick a checkpoint" in message for message in texts(app.info))
 
 
 def test_the_result_cache_keeps_the_latest_results_within_its_bytes():
-    cache = app_support.ResultCache(max_bytes=10_000)
+    cache = app_results.ResultCache(max_bytes=10_000)
     calls = []
 
     def compute(key):
@@ -312,13 +314,13 @@ def test_a_translations_size_is_measured_by_its_attention_maps():
     [translation] = translator.translate([" ".join("abcdefghij" * 10)])  # beyond max_len: the largest maps
     maps = sum(maps.nbytes for maps in translation.attention.values())
     assert maps > 100_000
-    assert maps <= app_support.result_bytes((translation, [], 0.1)) <= 1.5 * maps
-    assert app_support.RESULT_CACHE_BYTES <= 256 << 20  # with ~500 MB of its own, the server stays under 1 GB
+    assert maps <= app_results.result_bytes((translation, [], 0.1)) <= 1.5 * maps
+    assert app_results.RESULT_CACHE_BYTES <= 256 << 20  # with ~500 MB of its own, the server stays under 1 GB
 
 
 def test_the_sharpest_cross_attention_is_measured_on_the_dev_sample():
     translator = load_checkpoint(TOY)
-    sharpest = app_defaults.sharpest_cross_attention(app_support.Checkpoint("toy-reverse", TOY, "test", translator))
+    sharpest = app_defaults.sharpest_cross_attention(app_checkpoints.Checkpoint("toy-reverse", TOY, "test", translator))
     assert sharpest == (TOY_SHARPEST_LAYER, TOY_SHARPEST_HEAD)
     results = translator.translate([source for source, _ in load_dev_sample(TOY)[:20]], beam_size=1)
     entropy = average_statistics(results)["cross"]["entropy"]  # (layers, heads)

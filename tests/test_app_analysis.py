@@ -7,6 +7,7 @@ import base64
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from test_app import TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (a fixture)
 
 import app_analysis
-import app_support
+import app_checkpoints
 import transformer.analysis
 from figures import KIND_TITLES, KINDS
 from transformer.analysis import IMPORTANCE_FILE
@@ -173,7 +174,7 @@ def unshipped(checkpoints, tmp_path, monkeypatch):  # noqa: F811 (after the modu
     """toy-reverse without the head importance it ships: the tab computes it and caches it."""
     folder = tmp_path / "unshipped-checkpoints" / "toy-reverse"
     shutil.copytree(TOY, folder, ignore=shutil.ignore_patterns(IMPORTANCE_FILE))
-    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(folder.parent))
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(folder.parent))
     return folder
 
 
@@ -248,7 +249,7 @@ def test_alignment_links_each_reversed_symbol_to_its_source():
 def test_a_checkpoint_without_dev_sample_or_history_says_so(tmp_path, monkeypatch):
     folder = tmp_path / "bare-checkpoints" / "bare"
     shutil.copytree(TOY, folder, ignore=shutil.ignore_patterns("dev_sample.tsv", "attention_history*"))
-    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(folder.parent))
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(folder.parent))
     statistics = open_tab("statistics")
     assert any("no dev sample" in message for message in texts(statistics.info))
     assert statistics.radio(key="stats_source").options == ["the sentence above"]
@@ -296,4 +297,4 @@ def test_the_importance_cache_is_in_the_users_cache_folder_not_the_repository(tm
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert app_analysis.cache_dir() == tmp_path / "xdg" / "transformer-app" / "analysis"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert app_analysis.cache_dir().is_relative_to(app_support.Path.home() / ".cache")
+    assert app_analysis.cache_dir().is_relative_to(Path.home() / ".cache")

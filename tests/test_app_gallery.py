@@ -5,8 +5,8 @@ import pytest
 from test_app import TOY, texts
 from test_app_pages import DECODING, open_page
 
+import app_checkpoints
 import app_gallery
-import app_support
 
 EN_DE = TOY.parent / "en-de"
 
@@ -17,7 +17,7 @@ def both_checkpoints(tmp_path, monkeypatch):
     folder.mkdir()
     for checkpoint in (TOY, EN_DE):
         (folder / checkpoint.name).symlink_to(checkpoint, target_is_directory=True)
-    monkeypatch.setenv(app_support.CHECKPOINTS_ENV, str(folder))
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(folder))
 
 
 def test_the_gallery_covers_what_a_teacher_shows():

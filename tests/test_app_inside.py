@@ -8,7 +8,8 @@ import torch
 from test_app import TOY, chart_keys, chart_spec, checkpoints, texts  # noqa: F401 (checkpoints: a fixture)
 from test_app_pages import open_page, spec_array
 
-import app_support
+import app_checkpoints
+import app_present
 from conftest import tiny_config
 from transformer import Transformer, load_checkpoint, save_checkpoint
 
@@ -100,7 +101,7 @@ def test_presentation_mode_draws_every_figure_at_16_pixels():
     app = open_page(INSIDE, {"present": "1"})
     for key in chart_keys(app):
         layout = chart_spec(app, key)["layout"]
-        assert layout["font"]["size"] == app_support.PRESENT_FONT_SIZE
+        assert layout["font"]["size"] == app_present.PRESENT_FONT_SIZE
         assert all(a.get("font", {}).get("size", 16) >= 16 for a in layout.get("annotations", []))
 
 
@@ -117,7 +118,7 @@ def test_a_pre_norm_model_shows_the_layer_norm_before_each_sublayer(word_tokeniz
     """A random pre-norm model as "en-de" (the default): the page follows its config and sizes."""
     vocab = word_tokenizer.vocab_size
     model = Transformer(tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab, pre_norm=True)).eval()
-    save_checkpoint(app_support.checkpoints_dir() / "en-de", model, word_tokenizer, {}, dtype=torch.float32)
+    save_checkpoint(app_checkpoints.checkpoints_dir() / "en-de", model, word_tokenizer, {}, dtype=torch.float32)
     app = open_page(INSIDE, {"text": "a b c", "kind": "cross"})
     assert chart_keys(app) >= CHARTS and not app.error
     assert any("pre-norm" in markdown for markdown in texts(app.markdown))

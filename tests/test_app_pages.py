@@ -11,7 +11,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 from test_app import TIMEOUT, TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (checkpoints: a fixture)
 
-import app_support
+import app_checkpoints
+import app_present
 from conftest import ROOT
 from transformer import load_checkpoint
 from transformer.data import collate
@@ -40,7 +41,7 @@ def open_page(page: str, query_params: dict | None = None, **state) -> AppTest:
     app.run()
     app.query_params.clear()  # the default page's own view
     app.query_params.update(query_params or {})
-    del app.session_state["_url"]  # the link as app_support.url_param first reads it
+    del app.session_state["_url"]  # the link as app_url.url_param first reads it
     app.switch_page(page).run()
     assert not app.exception, app.exception
     return app
@@ -304,12 +305,12 @@ def test_model_card_shows_config_counts_curves_scores_and_credits():
 
 def test_without_section_drops_one_level_two_section():
     card = "# toy\n\n## Data\nd\n\n## Scores (`metrics.json`)\n| a |\n\n## Limits\nl\n"
-    assert app_support.without_section(card, "Scores") == "# toy\n\n## Data\nd\n\n## Limits\nl\n"
-    assert app_support.without_section(card, "Speed") == card
+    assert app_checkpoints.without_section(card, "Scores") == "# toy\n\n## Data\nd\n\n## Limits\nl\n"
+    assert app_checkpoints.without_section(card, "Speed") == card
 
 
 def test_model_card_without_the_optional_files():
-    bare = app_support.checkpoints_dir() / "bare"
+    bare = app_checkpoints.checkpoints_dir() / "bare"
     bare.mkdir()
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
         shutil.copy(TOY / name, bare / name)
@@ -317,17 +318,17 @@ def test_model_card_without_the_optional_files():
     assert any("no training_log.csv" in message for message in texts(app.info))
     assert any("no metrics.json" in message for message in texts(app.info))
     assert {"architecture", "parameters"} <= chart_keys(app) and "training_curves" not in chart_keys(app)
-    (bare / app_support.TRAINING_LOG).write_text("step,train_loss\n1,2.0\n")
+    (bare / app_checkpoints.TRAINING_LOG).write_text("step,train_loss\n1,2.0\n")
     app = open_page(MODEL, {"ckpt": "bare"})
     assert "cannot be drawn: the training log has no lr column" in app.error[0].value
 
 
 def test_model_card_reports_unreadable_scores_and_log_and_draws_the_rest():
-    broken = app_support.checkpoints_dir() / "broken"
+    broken = app_checkpoints.checkpoints_dir() / "broken"
     shutil.copytree(TOY, broken)
     (broken / "metrics.json").write_text("{ not json")
-    (broken / app_support.TRAINING_LOG).unlink()
-    (broken / app_support.TRAINING_LOG).mkdir()  # a folder where the log should be
+    (broken / app_checkpoints.TRAINING_LOG).unlink()
+    (broken / app_checkpoints.TRAINING_LOG).mkdir()  # a folder where the log should be
     app = open_page(MODEL, {"ckpt": "broken"})
     errors = texts(app.error)
     assert any("metrics.json cannot be read" in e and "not valid JSON" in e for e in errors), errors
@@ -339,17 +340,17 @@ def test_model_card_reports_unreadable_scores_and_log_and_draws_the_rest():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 @pytest.mark.parametrize("page", [MASKS, POSITIONAL])
 def test_pages_draw_a_model_on_the_gpu(page, monkeypatch):
-    def on_gpu(folder):
-        translator = load_checkpoint(folder)
+    def on_gpu(folder, precision="fp32"):
+        translator = load_checkpoint(folder, precision)
         translator.model.cuda()
         return translator
 
-    monkeypatch.setattr(app_support, "load_checkpoint", on_gpu)
-    app_support._load_once.clear()
+    monkeypatch.setattr(app_checkpoints, "load_checkpoint", on_gpu)
+    app_checkpoints._load_once.clear()
     try:
         assert CHARTS[page] <= chart_keys(open_page(page))
     finally:
-        app_support._load_once.clear()
+        app_checkpoints._load_once.clear()
 
 
 def test_presentation_mode_enlarges_figures_hides_controls_and_stays_in_the_url():
@@ -359,7 +360,7 @@ def test_presentation_mode_enlarges_figures_hides_controls_and_stays_in_the_url(
     assert any("font-size" in element.proto.body for element in app.get("html"))
     for key in ("mask_padding", "step_weights"):
         height = chart_spec(plain, key)["layout"]["height"]
-        assert chart_spec(app, key)["layout"]["height"] == round(height * app_support.PRESENT_FIGURE_SCALE)
+        assert chart_spec(app, key)["layout"]["height"] == round(height * app_present.PRESENT_FIGURE_SCALE)
     assert app.query_params["present"] == "1"
     app.switch_page(DECODING).run()
     assert app.query_params["present"] == "1" and not app.exception
@@ -370,7 +371,7 @@ def test_presentation_mode_enlarges_figures_hides_controls_and_stays_in_the_url(
 def test_presentation_mode_works_on_the_translate_page_and_rejects_a_bad_link():
     app = run_app({"present": "1"})
     assert app.sidebar.toggle(key="present").value is True and app.query_params["present"] == "1"
-    assert chart_spec(app, "attention_map")["layout"]["font"]["size"] == app_support.PRESENT_FONT_SIZE
+    assert chart_spec(app, "attention_map")["layout"]["font"]["size"] == app_present.PRESENT_FONT_SIZE
     app = run_app({"present": "yes"})
     assert any("present value is not 0 or 1" in message for message in texts(app.warning))
     assert app.sidebar.toggle(key="present").value is False
@@ -392,7 +393,7 @@ def test_the_sentence_is_shared_between_pages():
 def test_every_page_follows_another_models_sizes(page, tiny_checkpoint):
     """A random 32-wide model with 40 positions and none of the optional files, as "en-de" (the
     default): the pages take their sizes from the config, not from toy-reverse."""
-    shutil.copytree(tiny_checkpoint, app_support.checkpoints_dir() / "en-de")
+    shutil.copytree(tiny_checkpoint, app_checkpoints.checkpoints_dir() / "en-de")
     app = open_page(page)
     assert app.sidebar.selectbox(key="ckpt").value == "en-de"
     assert CHARTS[page] - {"training_curves"} <= chart_keys(app)

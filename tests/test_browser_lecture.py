@@ -10,7 +10,7 @@ import pytest
 from test_browser import ARTIFACTS, browser, server, wait_until_idle  # noqa: F401 (fixtures)
 
 import app_lecture
-import app_support
+import app_present
 from conftest import ROOT
 
 TIMEOUT_MS = 90_000
@@ -79,9 +79,14 @@ def test_presentation_mode_on_a_projector(projector, server, path):  # noqa: F81
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stSidebar"]').get_attribute("aria-expanded") != "true"
     assert top(page, FIGURES) < PROJECTOR["height"]
-    if path == "translate":  # its main figure, the attention map, too
+    if path == "translate":  # its main figure, the attention map, too: square cells, >= 600 px wide
         assert top(page, ".st-key-attention_map") < PROJECTOR["height"]
-    assert page.evaluate(SMALLEST_FONT) >= app_support.PRESENT_FONT_SIZE
+        plot = page.locator(".st-key-attention_map .nsewdrag").first.bounding_box()
+        rows = page.locator(".st-key-attention_map .yaxislayer-above .ytick").count()
+        columns = page.locator(".st-key-attention_map .xaxislayer-above .xtick").count()
+        assert plot["width"] >= 600
+        assert plot["width"] / columns == pytest.approx(plot["height"] / rows, rel=0.05)
+    assert page.evaluate(SMALLEST_FONT) >= app_present.PRESENT_FONT_SIZE
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"present-{path}.png")
 

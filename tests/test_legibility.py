@@ -2,10 +2,20 @@
 that label every k-th token instead of overlapping, titles wrapped under the toolbar."""
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from figures import architecture_diagram, attention_grid, attention_heatmap, mask_heatmap
-from figures.legibility import MULTILINE_LIFT, TITLE_SCALE, TOOLBAR_HEIGHT, legible, thinned_ticks, wrapped_title
+from figures.legibility import (
+    LABEL_ROOM,
+    MULTILINE_LIFT,
+    TITLE_SCALE,
+    TOOLBAR_HEIGHT,
+    legible,
+    square_cells,
+    thinned_ticks,
+    wrapped_title,
+)
 from transformer import ModelConfig
 
 
@@ -84,3 +94,26 @@ def test_a_title_is_wrapped_and_placed_under_the_toolbar():
     assert spec.margin.t >= TOOLBAR_HEIGHT + 2 * 12 * TITLE_SCALE  # room for both lines
     untitled = legible(attention_heatmap(np.eye(3), list("abc"), list("abc"))).layout
     assert untitled.margin.t == 20 and untitled.title.y is None  # no title: nothing moves
+
+
+def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
+    z = np.random.rand(7, 12)  # as the figure builders pass it: an array
+    figure = square_cells(go.Figure(go.Heatmap(z=z)).update_layout(margin={"t": 90, "b": 70}))
+    layout = figure.layout
+    assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == 1
+    cell = (layout.height - 90 - 70 - LABEL_ROOM) / 7
+    assert cell * 12 >= 600 and cell >= 20  # wide enough, and a 16 px label fits a cell
+    long = square_cells(go.Figure(go.Heatmap(z=np.random.rand(60, 60).tolist())))
+    assert (long.layout.height - 100 - 80 - LABEL_ROOM) / 60 == 20  # many tokens: cells no smaller than a label
+
+
+def test_square_cells_leave_other_figures_alone():
+    bars = go.Figure(go.Bar(x=[1, 2], y=[3, 4]))
+    assert square_cells(bars) is bars
+    two = go.Figure([go.Heatmap(z=[[1]]), go.Heatmap(z=[[2]])])
+    assert square_cells(two) is two
+
+
+def test_the_translate_heatmap_with_its_click_targets_gets_square_cells():
+    figure = attention_heatmap(np.random.rand(5, 8), list("abcde"), list("ABCDEFGH"), "map")
+    assert square_cells(figure).layout.yaxis.scaleanchor == "x"

@@ -1,0 +1,47 @@
+"""Presentation mode (a projector: larger text and figures, fewer controls) and the chart wrapper
+every page draws its Plotly figures with, which applies it and the "Show ▁" switch.
+
+Session state: reads "present" (the sidebar's presentation toggle, seeded from the link by
+app_url.restore_presentation) and "show_marker" (the sidebar's "Show ▁" switch); owns no key.
+"""
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from figures.legibility import legible, square_cells
+from figures.tokens import without_marker
+
+PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
+PLOTLY_DEFAULT_HEIGHT = 450  # what Plotly draws when a figure sets no height
+# Streamlit sizes its text in rem, so a larger root font enlarges all of it; the page's margins
+# shrink to leave the figures their width and height. The sidebar keeps only this toggle and the checkpoint;
+# download buttons are hidden too.
+PRESENTATION_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stMainBlockContainer"] { padding: 3.5rem 1.5rem 1.5rem !important; max-width: none; }
+.st-key-sidebar_details, [data-testid="stDownloadButton"] { display: none; }
+</style>"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present"))
+
+
+def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
+    """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
+    click on a point call it (the chart's selection is then in st.session_state[key]). Token axes
+    too long for their labels show every k-th; in presentation mode the figure is drawn taller (a
+    heatmap with square cells, at least 600 px wide) and no text in it is smaller than
+    PRESENT_FONT_SIZE; with "Show ▁" off its tokens lose their word-start marker."""
+    if presenting():
+        figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
+        figure = square_cells(figure)  # before legible: its token axes are thinned for the final height
+    figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None)
+    if not st.session_state.get("show_marker", True):
+        figure = without_marker(figure)
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+    if on_select is None:
+        st.plotly_chart(figure, key=key, config=config)
+    else:
+        st.plotly_chart(figure, key=key, config=config, on_select=on_select, selection_mode="points")
