@@ -41,7 +41,7 @@ def restore_from_url() -> None:
 def mirror_url() -> None:
     """Numbers in the URL count from 1, as on screen."""
     state = st.session_state
-    number = lambda key: state[key] + 1 if key in state else None  # noqa: E731
+    number = lambda key: state[key] + 1 if key in state else None
     app_url.set_url(
         batch=state["batch"],
         targets=state.get("targets") or None,

@@ -68,7 +68,7 @@ def page_steps(translator, text: str) -> dict[str, float]:
     queries, keys = query_key_tokens(KIND, translation.source_tokens, translation.target_tokens)
     n_heads = weights.shape[1]
     # What the browser receives: Plotly figures as JSON, the head view as its HTML page.
-    as_json = lambda build: lambda: plotly.io.to_json(build(), validate=False)  # noqa: E731
+    as_json = lambda build: lambda: plotly.io.to_json(build(), validate=False)
     payloads = {
         "token probabilities": as_json(lambda: token_probabilities(translation.output_tokens, translation.token_probs)),
         "attention map": as_json(lambda: attention_heatmap(head_map(weights, LAYER, HEAD), queries, keys, title="map")),

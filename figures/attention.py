@@ -13,7 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-KINDS = ("encoder", "decoder", "cross")
+from transformer.config import ATTENTION_KINDS
+
+KINDS = ATTENTION_KINDS  # the library's one list of kinds, under the name the figures and pages use
 KIND_TITLES = {
     "encoder": "Encoder self-attention",
     "decoder": "Masked decoder self-attention",

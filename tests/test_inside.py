@@ -13,10 +13,10 @@ from torch import nn
 
 from conftest import random_ids, tiny_config
 from transformer import Transformer, Translator
+from transformer.config import ATTENTION_KINDS
 from transformer.inside import inside_layer
 
 ATOL = 1e-5
-KINDS = ("encoder", "decoder", "cross")
 
 
 def close(actual, expected):
@@ -65,7 +65,7 @@ def padded_batch():
 
 
 @pytest.mark.parametrize("pre_norm", [False, True])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
 def test_every_intermediate_is_what_the_model_computes(kind, pre_norm):
     model = random_model(pre_norm)
     src, tgt = padded_batch()
@@ -117,7 +117,7 @@ def test_every_intermediate_is_what_the_model_computes(kind, pre_norm):
 def test_each_layers_output_is_the_next_layers_input_and_the_last_the_stacks_output(pre_norm):
     model = random_model(pre_norm)
     src, tgt = padded_batch()
-    for kind in KINDS:
+    for kind in ATTENTION_KINDS:
         traces = [inside_layer(model, src, tgt, kind, layer) for layer in range(2)]
         close(traces[0].output, traces[1].input)
         if kind == "decoder":  # the same decoder layers, traced at another sub-layer
@@ -143,12 +143,12 @@ def test_the_weights_are_translates_maps(pre_norm, word_tokenizer):
     [result] = Translator(model, word_tokenizer).translate(["a b c d e f"], beam_size=1)
     src = torch.tensor([result.source_ids])
     tgt = torch.tensor([[model.config.bos_id, *result.output_ids[:-1]]])
-    for kind in KINDS:
+    for kind in ATTENTION_KINDS:
         for layer in range(2):
             close(inside_layer(model, src, tgt, kind, layer).attention.weights, result.attention[kind][layer])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
 def test_the_neuron_view_sums_products_into_scores_and_softmaxes_them_into_the_weights(kind):
     model = random_model(pre_norm=bool(torch.randint(0, 2, ())))
     src, tgt = padded_batch()

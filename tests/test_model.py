@@ -20,7 +20,7 @@ def reference_transformer(model: Transformer) -> nn.Transformer:
         batch_first=True,
         norm_first=c.pre_norm,
     )
-    copy = lambda dst, src: dst.load_state_dict(src.state_dict())  # noqa: E731
+    copy = lambda dst, src: dst.load_state_dict(src.state_dict())
     for ours, theirs in zip(model.encoder_layers, ref.encoder.layers):
         copy_into_reference(ours.self_attn, theirs.self_attn)
         copy(theirs.linear1, ours.feed_forward.w1)

@@ -254,7 +254,7 @@ def load_attention_history(folder: str | Path) -> AttentionHistory | None:
 
 def write_dev_sample(folder: str | Path, pairs: list[tuple[str, str]]) -> None:
     """source<TAB>reference lines (tabs and newlines inside a sentence become spaces)."""
-    clean = lambda text: " ".join(text.split())  # noqa: E731
+    clean = lambda text: " ".join(text.split())
     lines = "".join(f"{clean(s)}\t{clean(t)}\n" for s, t in pairs)
     atomic_write(Path(folder) / SAMPLE_FILE, lambda tmp: Path(tmp).write_text(lines, encoding="utf-8"))
 

@@ -27,7 +27,6 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from . import data as D
 from .analysis import write_importance_report
 from .checkpoint import (
     HISTORY_FILE,
@@ -43,7 +42,21 @@ from .checkpoint import (
     write_dev_sample,
     write_json,
 )
-from .data import collate, encode_pairs
+from .data import (
+    SYMBOLS,
+    TASKS,
+    Example,
+    Pair,
+    ReadStats,
+    collate,
+    encode_pairs,
+    read_parallel,
+    read_tsv,
+    reverse_task_pairs,
+    split_pairs,
+    token_batches,
+    toy_task_pairs,
+)
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .objective import label_smoothed_loss, learning_rate
@@ -96,13 +109,13 @@ TRAIN_RANGES = {  # TrainSettings fields with bounds: (low, high), None for none
 }
 TOKENIZER_DECIDES = {"src_vocab_size": 4, "tgt_vocab_size": 4, "pad_id": 0, "bos_id": 1, "eos_id": 2}  # stand-ins
 DATA_SOURCES = {"parallel": ("src", "tgt"), "tsv": ("path",), "reverse": ("count", "seed")}  # kind -> the keys it needs
-DATA_SOURCES["task"] = ("task", "count", "seed")  # a toy task of data.TASKS, generated
+DATA_SOURCES["task"] = ("task", "count", "seed")  # a toy task of TASKS, generated
 SOURCE_TYPES = {"kind": str, "src": str, "tgt": str, "path": str, "split": str, "dev_fraction": float}
 SOURCE_TYPES |= {"test_fraction": float, "count": int, "seed": int, "min_len": int, "max_len": int, "repeat": int}
 SOURCE_RANGES = {"dev_fraction": (0, 1), "test_fraction": (0, 1), "count": (0, None), "min_len": (1, None)}
 SOURCE_RANGES |= {"max_len": (1, None), "repeat": (1, None)}
 SOURCE_TYPES |= {"task": str, "symbols": int, "shift": int}
-SOURCE_RANGES |= {"symbols": (1, len(D.SYMBOLS)), "shift": (0, None)}
+SOURCE_RANGES |= {"symbols": (1, len(SYMBOLS)), "shift": (0, None)}
 
 
 @dataclass
@@ -170,29 +183,29 @@ def check_data(data, where: str) -> None:
                 raise ValueError(f"{where} {split}: unknown kind {spec['kind']!r} (known: {', '.join(DATA_SOURCES)})")
             if missing := [key for key in needs if key not in spec]:
                 raise ValueError(f"{where} {split}: a {spec['kind']} source needs {missing[0]!r}")
-            if spec["kind"] == "task" and spec["task"] not in D.TASKS:
-                raise ValueError(f"{where} {split}: unknown task {spec['task']!r} (known: {', '.join(D.TASKS)})")
+            if spec["kind"] == "task" and spec["task"] not in TASKS:
+                raise ValueError(f"{where} {split}: unknown task {spec['task']!r} (known: {', '.join(TASKS)})")
             if spec.get("min_len", 1) > spec.get("max_len", spec.get("min_len", 1)):
                 raise ValueError(f"{where} {split}: min_len is above max_len")
 
 
-def load_pairs(spec: dict, data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
+def load_pairs(spec: dict, data_dir: Path) -> tuple[list[Pair], ReadStats]:
     """One data source of a recipe: kind = "parallel" | "tsv" | "reverse" | "task"."""
     kind = spec["kind"]
     if kind == "parallel":
-        return D.read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
+        return read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
     if kind == "tsv":
-        pairs, stats = D.read_tsv(data_dir / spec["path"])
+        pairs, stats = read_tsv(data_dir / spec["path"])
         if "split" in spec:
-            pairs = D.split_pairs(pairs, spec["split"], spec.get("dev_fraction", 0.02), spec.get("test_fraction", 0.03))
+            pairs = split_pairs(pairs, spec["split"], spec.get("dev_fraction", 0.02), spec.get("test_fraction", 0.03))
         return pairs, stats
     if kind == "reverse":
-        return D.reverse_task_pairs(
+        return reverse_task_pairs(
             spec["count"], spec["seed"], spec.get("min_len", 1), spec.get("max_len", 20)
-        ), D.ReadStats()
+        ), ReadStats()
     if kind == "task":
         options = {key: spec[key] for key in ("min_len", "max_len", "symbols", "shift") if key in spec}
-        return D.toy_task_pairs(spec["task"], spec["count"], spec["seed"], **options), D.ReadStats()
+        return toy_task_pairs(spec["task"], spec["count"], spec["seed"], **options), ReadStats()
     raise ValueError(f"unknown data kind {kind!r}")
 
 
@@ -201,9 +214,9 @@ def describe_sources(specs: list[dict]) -> str:
     return ", ".join(spec.get("path") or spec.get("src") or f"the {spec['kind']} task" for spec in specs) or "nothing"
 
 
-def load_split(specs: list[dict], data_dir: Path) -> tuple[list[D.Pair], D.ReadStats]:
+def load_split(specs: list[dict], data_dir: Path) -> tuple[list[Pair], ReadStats]:
     """All sources of a split; a source with repeat = N counts N times (upsampling)."""
-    pairs, stats = [], D.ReadStats()
+    pairs, stats = [], ReadStats()
     for spec in specs:
         more, more_stats = load_pairs(spec, data_dir)
         pairs += more * spec.get("repeat", 1)
@@ -242,17 +255,17 @@ class BatchStream:
     """The endless sequence of micro-batches: epoch e uses token_batches(seed + e). Its position
     (epoch, cursor) is part of the saved state."""
 
-    def __init__(self, examples: list[D.Example], max_tokens: int, seed: int, epoch: int = 0, cursor: int = 0):
+    def __init__(self, examples: list[Example], max_tokens: int, seed: int, epoch: int = 0, cursor: int = 0):
         self.examples, self.max_tokens, self.seed = examples, max_tokens, seed
         self.epoch, self.cursor = epoch, cursor
-        self.batches = D.token_batches(examples, max_tokens, seed + epoch)
+        self.batches = token_batches(examples, max_tokens, seed + epoch)
 
     def take(self, count: int) -> list[list[int]]:
         taken = []
         while len(taken) < count:
             if self.cursor == len(self.batches):
                 self.epoch, self.cursor = self.epoch + 1, 0
-                self.batches = D.token_batches(self.examples, self.max_tokens, self.seed + self.epoch)
+                self.batches = token_batches(self.examples, self.max_tokens, self.seed + self.epoch)
             taken.append(self.batches[self.cursor])
             self.cursor += 1
         return taken
@@ -276,9 +289,9 @@ class TrainingRun:
 
     # data and tokenizer
     def _prepare_data(self) -> None:
-        r, s = self.recipe, self.settings
-        train_pairs, stats = load_split(r.data["train"], self.data_dir)
-        dev_pairs, dev_stats = load_split(r.data["dev"], self.data_dir)
+        recipe, settings = self.recipe, self.settings
+        train_pairs, stats = load_split(recipe.data["train"], self.data_dir)
+        dev_pairs, dev_stats = load_split(recipe.data["dev"], self.data_dir)
         self.say(
             f"data: {len(train_pairs)} train pairs ({stats.bad} bad lines, {stats.duplicates} duplicates, "
             f"{stats.empty} empty), {len(dev_pairs)} dev pairs ({dev_stats.bad} bad lines)"
@@ -289,43 +302,47 @@ class TrainingRun:
         for split, pairs, split_stats in (("train", train_pairs, stats), ("dev", dev_pairs, dev_stats)):
             if not pairs:
                 raise ValueError(
-                    f"{r.name}: no usable {split} pair in {describe_sources(r.data[split])} ({split_stats.read} lines read, "
+                    f"{recipe.name}: no usable {split} pair in {describe_sources(recipe.data[split])} ({split_stats.read} lines read, "
                     f"{split_stats.bad} bad, {split_stats.empty} empty, {split_stats.duplicates} duplicates)"
                 )
         tokenizer_path = self.run_dir / "tokenizer.json"
         if self.dist.main and not tokenizer_path.exists():
             # Learned on the training split only, source and target together (joint vocabulary).
             texts = [side for pair in train_pairs for side in pair]
-            if r.tokenizer["kind"] == "bpe":
-                tokenizer = Tokenizer.train_bpe(texts, r.tokenizer["vocab_size"])
+            if recipe.tokenizer["kind"] == "bpe":
+                tokenizer = Tokenizer.train_bpe(texts, recipe.tokenizer["vocab_size"])
             else:
                 tokenizer = Tokenizer.train_word_level(texts)
             atomic_write(tokenizer_path, tokenizer.save)
         self.dist.barrier()
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
-        self.train_examples = encode_pairs(self.tokenizer, train_pairs, s.max_sentence_tokens)
+        self.train_examples = encode_pairs(self.tokenizer, train_pairs, settings.max_sentence_tokens)
         if not self.train_examples:
             raise ValueError(
-                f"{r.name}: every training pair is longer than max_sentence_tokens {s.max_sentence_tokens}"
+                f"{recipe.name}: every training pair is longer than max_sentence_tokens {settings.max_sentence_tokens}"
             )
         self.dev_pairs = dev_pairs
-        self.dev_examples = encode_pairs(self.tokenizer, dev_pairs[: s.dev_loss_sentences], s.max_sentence_tokens)
-        self.probes = [tuple(p) for p in r.probes] or dev_pairs[:3]
+        self.dev_examples = encode_pairs(
+            self.tokenizer, dev_pairs[: settings.dev_loss_sentences], settings.max_sentence_tokens
+        )
+        self.probes = [tuple(p) for p in recipe.probes] or dev_pairs[:3]
         self.say(f"tokenizer: {self.tokenizer.vocab_size} tokens; {len(self.train_examples)} training examples kept")
 
     def _build_model(self) -> None:
-        r, s = self.recipe, self.settings
+        recipe, settings = self.recipe, self.settings
         vocab = self.tokenizer.vocab_size
         ids = {"pad_id": self.tokenizer.pad_id, "bos_id": self.tokenizer.bos_id, "eos_id": self.tokenizer.eos_id}
-        self.config = ModelConfig(src_vocab_size=vocab, tgt_vocab_size=vocab, **ids, **r.model)
-        torch.manual_seed(r.seed)  # same initial weights on every rank
+        self.config = ModelConfig(src_vocab_size=vocab, tgt_vocab_size=vocab, **ids, **recipe.model)
+        torch.manual_seed(recipe.seed)  # same initial weights on every rank
         self.model = Transformer(self.config).to(self.dist.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.0, betas=tuple(s.adam_betas), eps=s.adam_eps)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=0.0, betas=tuple(settings.adam_betas), eps=settings.adam_eps
+        )
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         # The train loss summed since the last log row, and over how many steps: saved with the
         # state, so that a row after a resume averages the same steps as without one.
         self.window_loss, self.window_steps = 0.0, 0
-        self.stream = BatchStream(self.train_examples, s.max_tokens, r.seed)
+        self.stream = BatchStream(self.train_examples, settings.max_tokens, recipe.seed)
         self._resume()
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else None
 
@@ -394,33 +411,33 @@ class TrainingRun:
 
     # one optimizer step
     def train_step(self) -> tuple[float, int]:
-        s, d = self.settings, self.dist
+        settings, dist = self.settings, self.dist
         model = self.ddp or self.model
-        micro = self.stream.take(d.world * s.accumulate)  # the global batch of this step
-        mine = micro[d.rank * s.accumulate : (d.rank + 1) * s.accumulate]
-        lr = learning_rate(self.step + 1, self.config.d_model, s.warmup, s.lr_scale)
+        micro = self.stream.take(dist.world * settings.accumulate)  # the global batch of this step
+        mine = micro[dist.rank * settings.accumulate : (dist.rank + 1) * settings.accumulate]
+        lr = learning_rate(self.step + 1, self.config.d_model, settings.warmup, settings.lr_scale)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss_total, tokens = 0.0, 0
         for j, indices in enumerate(mine):
             # Dropout noise depends only on (seed, step, global micro-batch): resumable, and the
             # same whether the global batch is spread over processes or accumulated in one.
-            torch.manual_seed(self.recipe.seed * 1_000_003 + self.step * 1009 + d.rank * s.accumulate + j)
-            src, tgt = collate(self.train_examples, indices, self.config.pad_id, d.device)
+            torch.manual_seed(self.recipe.seed * 1_000_003 + self.step * 1009 + dist.rank * settings.accumulate + j)
+            src, tgt = collate(self.train_examples, indices, self.config.pad_id, dist.device)
             sync = self.ddp is None or j == len(mine) - 1
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
-                with autocast(s.precision, d.device):
+                with autocast(settings.precision, dist.device):
                     logits = model(src, tgt[:, :-1])
-                loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], s.label_smoothing, self.config.pad_id)
-                (loss / count / s.accumulate).backward()
-            loss_total += loss.item() / count.item() / s.accumulate
+                loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], settings.label_smoothing, self.config.pad_id)
+                (loss / count / settings.accumulate).backward()
+            loss_total += loss.item() / count.item() / settings.accumulate
             tokens += int((src != self.config.pad_id).sum() + (tgt != self.config.pad_id).sum())
-        if s.clip_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip_norm)
+        if settings.clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), settings.clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return loss_total, tokens * d.world
+        return loss_total, tokens * dist.world
 
     # evaluation
     def translator(self) -> Translator:
@@ -431,7 +448,7 @@ class TrainingRun:
     def dev_loss(self) -> float:
         self.model.eval()
         nll_sum, count_sum = 0.0, 0
-        for indices in D.token_batches(self.dev_examples, self.settings.max_tokens, seed=0):
+        for indices in token_batches(self.dev_examples, self.settings.max_tokens, seed=0):
             src, tgt = collate(self.dev_examples, indices, self.config.pad_id, self.dist.device)
             _, nll, count = label_smoothed_loss(self.model(src, tgt[:, :-1]), tgt[:, 1:], 0.0, self.config.pad_id)
             nll_sum, count_sum = nll_sum + nll.item(), count_sum + count.item()
@@ -509,19 +526,19 @@ class TrainingRun:
         written at that step (None if none; an evaluation's row adds dev_exact_match); a true
         return stops the run, resumably: run() again goes on exactly as if it had not stopped.
         (One process only: on_step is for the app's Train page, not for a distributed run.)"""
-        s, d = self.settings, self.dist
+        settings, dist = self.settings, self.dist
         self.model.train()
         started, last_save = time.monotonic(), time.monotonic()
         bar = tqdm(
-            total=s.max_steps,
+            total=settings.max_steps,
             initial=self.step,
             desc=self.recipe.name,
             unit="step",
-            disable=not (self.progress and d.main),
+            disable=not (self.progress and dist.main),
             dynamic_ncols=True,
         )
         window_tokens, window_start = 0, time.monotonic()
-        while self.step < s.max_steps:
+        while self.step < settings.max_steps:
             row = None
             t0 = time.monotonic()
             loss, tokens = self.train_step()
@@ -531,14 +548,20 @@ class TrainingRun:
             window_tokens += tokens
             lr = self.optimizer.param_groups[0]["lr"]
             bar.update(1)
-            if d.main and (self.step % (s.snapshot_every or s.eval_every) == 0 or self.step == s.max_steps):
+            if dist.main and (
+                self.step % (settings.snapshot_every or settings.eval_every) == 0 or self.step == settings.max_steps
+            ):
                 self.save_snapshot()
-            if self.step % s.log_every == 0 or self.step % s.eval_every == 0 or self.step == s.max_steps:
+            if (
+                self.step % settings.log_every == 0
+                or self.step % settings.eval_every == 0
+                or self.step == settings.max_steps
+            ):
                 rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
                 train_loss = self.window_loss / self.window_steps
                 bar.set_postfix(loss=f"{train_loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
-                if d.main:
-                    if self.step % s.eval_every == 0 or self.step == s.max_steps:
+                if dist.main:
+                    if self.step % settings.eval_every == 0 or self.step == settings.max_steps:
                         row = self.evaluate_now(train_loss, lr)
                     else:
                         row = self._row(train_loss, lr)
@@ -546,12 +569,14 @@ class TrainingRun:
                 self.window_loss, self.window_steps, window_tokens, window_start = 0.0, 0, 0, time.monotonic()
             out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
             asked_to_stop = on_step is not None and bool(on_step(self, row))
-            due = time.monotonic() - last_save > 60 * s.save_minutes or (s.save_every and self.step % s.save_every == 0)
-            if d.main and (due or out_of_time or asked_to_stop or self.step == s.max_steps):
+            due = time.monotonic() - last_save > 60 * settings.save_minutes or (
+                settings.save_every and self.step % settings.save_every == 0
+            )
+            if dist.main and (due or out_of_time or asked_to_stop or self.step == settings.max_steps):
                 self.save_state()
                 last_save = time.monotonic()
-            d.barrier()
-            if (out_of_time or asked_to_stop) and self.step < s.max_steps:
+            dist.barrier()
+            if (out_of_time or asked_to_stop) and self.step < settings.max_steps:
                 bar.close()
                 if out_of_time:
                     self.say(f"stopped after {max_minutes} minutes at step {self.step}; run the same command to resume")
@@ -591,14 +616,14 @@ class TrainingRun:
         return output
 
     def _write_checkpoint(self, output: Path) -> None:
-        r = self.recipe
+        recipe = self.recipe
         model = self.averaged_model().cpu()
         info = {
-            "name": r.name,
-            "description": r.description,
-            "source_language": r.source_language,
-            "target_language": r.target_language,
-            "decoding": r.decoding,
+            "name": recipe.name,
+            "description": recipe.description,
+            "source_language": recipe.source_language,
+            "target_language": recipe.target_language,
+            "decoding": recipe.decoding,
             "training": {
                 "steps": self.step,
                 "tokens": self.tokens,
