@@ -26,10 +26,11 @@ class TokenEmbedding(nn.Module):
 
     def __init__(self, vocab_size: int, d_model: int, pad_id: int):
         super().__init__()
-        self.table = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
-        nn.init.normal_(self.table.weight, std=d_model**-0.5)
-        with torch.no_grad():
-            self.table.weight[pad_id].zero_()
+        weight = torch.empty(vocab_size, d_model)  # N(0, 1/d_model), PAD's row zero
+        if not weight.is_meta:  # a shape-only model (checking a checkpoint) draws no random numbers
+            nn.init.normal_(weight, std=d_model**-0.5)
+            weight[pad_id] = 0.0
+        self.table = nn.Embedding(vocab_size, d_model, padding_idx=pad_id, _weight=weight)
         self.scale = math.sqrt(d_model)
 
     @property
@@ -46,7 +47,10 @@ class PositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int, dropout: float):
         super().__init__()
         # Not a parameter and not saved: it is a pure function of (max_len, d_model).
-        self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
+        table = torch.empty(max_len, d_model)
+        if not table.is_meta:  # a shape-only model (checking a checkpoint) computes no values
+            table = sinusoidal_table(max_len, d_model)
+        self.register_buffer("table", table, persistent=False)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
