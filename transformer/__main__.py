@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .precision import PRECISIONS
+from .evaluation import BATCH_TOKENS
+from .precision import PRECISIONS, TRAINING_PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beam-size", type=_positive, help="1 = greedy (default: the checkpoint's setting)")
     t.add_argument("--max-len", type=_positive, help="maximum output tokens")
     t.add_argument("--input", type=Path, help="a file of sentences, one per line (plain text)")
-    t.add_argument("--batch-tokens", type=_positive, default=6000, help="source tokens per batch (x beam size)")
+    t.add_argument("--batch-tokens", type=_positive, default=BATCH_TOKENS, help="source tokens per batch (x beam size)")
     _add_runtime_options(t)
     t.add_argument("text", nargs="*", help="sentences to translate (none: read --input or stdin)")
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="where relative data paths start")
     tr.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
     tr.add_argument("--no-progress", action="store_true")
-    tr.add_argument("--precision", choices=("fp32", "bf16"), help="override the recipe's [train] precision")
+    tr.add_argument("--precision", choices=TRAINING_PRECISIONS, help="override the recipe's [train] precision")
     tr.add_argument("--threads", type=_positive, help="override the recipe's [train] threads")
 
     x = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")

@@ -83,7 +83,8 @@ def greedy_decode(
     for step in range(forced, longest):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
         token = emittable_logits(model, logits[:, -1]).argmax(dim=-1)  # (live,): log_softmax keeps the order
-        outputs[rows[~finished], step] = token[~finished]
+        unfinished = ~finished
+        outputs[rows[unfinished], step] = token[unfinished]
         finished |= (token == c.eos_id) | (row_limits <= step + 1)
         if finished.all():
             break

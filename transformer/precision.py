@@ -17,7 +17,8 @@ import warnings
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "int8")  # for inference
+TRAINING_PRECISIONS = ("fp32", "bf16")  # int8 has no gradients
 
 
 def for_inference(model: nn.Module, precision: str) -> nn.Module:
@@ -41,4 +42,4 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
         return contextlib.nullcontext()
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
-    raise ValueError(f"training precision must be fp32 or bf16, got {precision!r}")
+    raise ValueError(f"training precision must be {' or '.join(TRAINING_PRECISIONS)}, got {precision!r}")

@@ -60,7 +60,7 @@ from .data import (
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .objective import label_smoothed_loss, learning_rate
-from .precision import autocast
+from .precision import TRAINING_PRECISIONS, autocast
 from .threads import configure_threads
 from .tokenizer import Tokenizer
 from .translator import Translator
@@ -95,8 +95,8 @@ class TrainSettings:
     precision: str = "fp32"  # "bf16": matrix products in bfloat16 under autocast (transformer.precision)
 
     def __post_init__(self):
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"[train] precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ValueError(f"[train] precision must be {' or '.join(TRAINING_PRECISIONS)}, got {self.precision!r}")
 
 
 TRAIN_RANGES = {  # TrainSettings fields with bounds: (low, high), None for none
