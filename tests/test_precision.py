@@ -8,7 +8,7 @@ import torch
 from conftest import random_ids, tiny_config
 from transformer import Transformer, load_checkpoint, threads
 from transformer.precision import autocast, for_inference
-from transformer.threads import configure_threads, idle_cores
+from transformer.threads import ThreadGovernor, configure_threads, idle_cores
 
 
 @pytest.mark.parametrize("precision,tolerance", [("bf16", 0.15), ("int8", 0.15)])
@@ -66,5 +66,35 @@ def test_threads_follow_the_idle_cores(monkeypatch):
         monkeypatch.setattr(threads, "_cpu_times", lambda: None)  # no /proc/stat: the load average
         monkeypatch.setattr(os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
         assert idle_cores() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_governor_gives_cores_to_other_work_and_takes_them_back(monkeypatch):
+    """Two cores. Our own busy threads are not load; another process's are."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    clock, stat, own = [0.0], [(0, 0)], [0.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(threads, "_cpu_times", lambda: stat[0])
+    monkeypatch.setattr(threads, "_own_cpu_seconds", lambda: own[0])
+
+    def after(seconds: float, busy_cores: float, ours: float) -> int:
+        """`seconds` later, with `busy_cores` busy in all, `ours` of them this process."""
+        clock[0] += seconds
+        idle_jiffies = int(100 * seconds * (2 - busy_cores))
+        stat[0] = (stat[0][0] + idle_jiffies, stat[0][1] + int(100 * seconds * 2))
+        own[0] += ours * seconds
+        return governor.check()
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        governor = ThreadGovernor(every=10)
+        assert after(5, 2.0, 0.0) == 2  # not yet time to look (a busy neighbour for 5 s ...
+        assert after(35, 2.0, 2.0) == 2  # ... then 35 s of only us: a quarter core of others, keep both
+        assert after(10, 2.0, 1.0) == 1 and torch.get_num_threads() == 1  # another process took a core
+        assert after(10, 1.0, 1.0) == 2 and torch.get_num_threads() == 2  # ... and gave it back
+        assert after(10, 2.0, 0.2) == 1  # the machine is full of others: still one
     finally:
         torch.set_num_threads(before)

@@ -23,19 +23,35 @@ def _cpu_times() -> tuple[int, int] | None:
     return fields[3] + fields[4], sum(fields)  # idle + iowait, everything
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How many cores were busy between two /proc/stat readings."""
+    idle, total = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or _cores()) * (1 - idle / total) if total > 0 else 0.0
+
+
+def _free(busy: float) -> int:
+    cores = _cores()
+    return max(1, min(cores, round(cores - busy)))
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time this process has used (all its threads)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def idle_cores(window: float = 0.1) -> int:
     """Cores this process may use that were idle over the last `window` seconds, at least 1.
     Without /proc/stat: the cores minus the 1-minute load average."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     before = _cpu_times()
     if before is None:
-        busy = os.getloadavg()[0]
-    else:
-        time.sleep(window)
-        after = _cpu_times()
-        idle, total = after[0] - before[0], after[1] - before[1]
-        busy = (os.cpu_count() or cores) * (1 - idle / total) if total > 0 else 0.0
-    return max(1, min(cores, round(cores - busy)))
+        return _free(os.getloadavg()[0])
+    time.sleep(window)
+    return _free(_busy_cores(before, _cpu_times()))
 
 
 def configure_threads(requested: int | None = None) -> int:
@@ -43,3 +59,31 @@ def configure_threads(requested: int | None = None) -> int:
     threads = requested if requested and requested > 0 else idle_cores()
     torch.set_num_threads(threads)
     return threads
+
+
+class ThreadGovernor:
+    """For a long job (training): every `every` seconds, set torch's threads to the cores that
+    the *other* processes leave free. Our own threads are busy too, so the load they add (this
+    process's CPU time over the same interval) is taken off before deciding."""
+
+    def __init__(self, every: float = 20.0):
+        self.every = every
+        self._mark()
+
+    def _mark(self) -> None:
+        self.wall, self.stat, self.own = time.monotonic(), _cpu_times(), _own_cpu_seconds()
+
+    def check(self) -> int:
+        """The thread count to use now; changed (and set in torch) when the load changed."""
+        elapsed = time.monotonic() - self.wall
+        if self.stat is None or elapsed < self.every:
+            return torch.get_num_threads()
+        before, own_before = self.stat, self.own
+        self._mark()
+        if self.stat is None:
+            return torch.get_num_threads()
+        others = _busy_cores(before, self.stat) - (self.own - own_before) / max(elapsed, 1e-9)
+        threads = _free(max(others, 0.0))
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+        return threads

@@ -61,7 +61,7 @@ from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .objective import label_smoothed_loss, learning_rate
 from .precision import TRAINING_PRECISIONS, autocast
-from .threads import configure_threads
+from .threads import ThreadGovernor, configure_threads
 from .tokenizer import Tokenizer
 from .translator import Translator
 from .validation import check_decoding, check_fields, check_model_settings, dataclass_hints
@@ -91,7 +91,7 @@ class TrainSettings:
     dev_loss_sentences: int = 2000
     dev_bleu_sentences: int = 300
     max_sentence_tokens: int = 100  # longer pairs are left out of training
-    threads: int = 0  # torch threads per process (0: the idle cores, see transformer.threads)
+    threads: int = 0  # torch threads per process (0: the idle cores, followed as they change)
     precision: str = "fp32"  # "bf16": matrix products in bfloat16 under autocast (transformer.precision)
 
     def __post_init__(self):
@@ -280,6 +280,9 @@ class TrainingRun:
         self.progress = progress
         self.dist = setup_distributed()
         configure_threads(self.settings.threads)
+        # Unless told how many, follow the load while training: other work on the machine takes
+        # cores from us, and gives them back, without either side crawling (transformer.threads).
+        self.governor = ThreadGovernor() if not self.settings.threads else None
         self._prepare_data()
         self._build_model()
 
@@ -543,6 +546,8 @@ class TrainingRun:
             t0 = time.monotonic()
             loss, tokens = self.train_step()
             self.elapsed += time.monotonic() - t0
+            if self.governor:
+                self.governor.check()
             self.tokens += tokens
             self.window_loss, self.window_steps = self.window_loss + loss, self.window_steps + 1
             window_tokens += tokens
