@@ -15,6 +15,7 @@ import app_url
 TRANSLATE = st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:", url_path="translate")
 PAGES = [
     TRANSLATE,
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page(
         "app_pages/positional_encoding.py",
         title="Positional encoding",

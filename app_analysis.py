@@ -11,14 +11,13 @@ import streamlit as st
 import app_checkpoints
 import app_present
 import app_url
-from figures import KINDS, head_grid, head_grid_target, head_label
+from figures import KINDS, head_grid, head_grid_target
 from transformer import CheckpointError, Translation, Translator
 from transformer.analysis import IMPORTANCE_FILE, average_statistics, read_importance_report
 from transformer.checkpoint import AttentionHistory, load_attention_history, load_dev_sample
 
 CACHE_ENV = "TRANSFORMER_ANALYSIS_CACHE"  # moves the importance cache (tests keep it in a temporary folder)
 OPEN_TRANSLATE = "_open_translate"  # set by a click on a head, acted on at the start of the next run
-AVERAGE = "avg"  # the head choice that averages over the heads, as on the Translate page
 
 
 # --- cached computations -------------------------------------------------------------------
@@ -142,21 +141,6 @@ def clickable_head_grid(values: dict, key: str, filename: str, **options) -> Non
         filename=filename,
         on_select=lambda: open_clicked_head(key),
     )
-
-
-def layer_picker(label: str, n_layers: int, key: str) -> int:
-    """A layer (0-based), the last by default: the one closest to the output."""
-    app_url.keep_valid(key, list(range(n_layers)), n_layers - 1)
-    return st.selectbox(label, range(n_layers), key=key, format_func=lambda i: f"Layer {i + 1}")
-
-
-def head_picker(n_heads: int, key: str) -> int | None:
-    """A head (0-based), or None for the average over the heads."""
-    app_url.keep_valid(key, [AVERAGE, *range(n_heads)], AVERAGE)
-    head = st.selectbox(
-        "Head", [AVERAGE, *range(n_heads)], key=key, format_func=lambda h: head_label(None if h == AVERAGE else h)
-    )
-    return None if head == AVERAGE else head
 
 
 def needs_sentence(translation: Translation | None) -> bool:

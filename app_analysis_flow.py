@@ -8,10 +8,10 @@ import torch
 import app_checkpoints
 import app_present
 import app_url
-from app_analysis import attention_history, head_picker, layer_picker, needs_sentence
+from app_analysis import attention_history, needs_sentence
+from app_views import head_index, head_picker, kind_picker, layer_picker
 from figures import (
     KIND_TITLES,
-    KINDS,
     alignment_heatmap,
     alignment_links,
     attention_heatmap,
@@ -82,14 +82,13 @@ def training_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translatio
     probe = st.selectbox(
         "Probe sentence", probes, key="history_probe", format_func=lambda i: history.probes[i]["source"]
     )
-    app_url.keep_valid("history_kind", list(KINDS), "cross")
-    kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="history_kind", required=True)
+    kind = kind_picker("history_kind", "cross")
     layer_column, head_column, _ = st.columns([1, 1, 2])
     n_layers, n_heads = history.at(history.steps[0], probe, kind).shape[:2]
     with layer_column:
         layer = layer_picker("Layer", n_layers, "history_layer")
     with head_column:
-        head = head_picker(n_heads, "history_head")
+        head = head_index(head_picker(n_heads, "history_head"))
     app_url.keep_valid("history_step", history.steps, history.steps[-1])
     step = st.select_slider("Training step", history.steps, key="history_step")
 

@@ -1,6 +1,7 @@
-"""The checkpoints the app can show: the folders listed in checkpoints/ (or $TRANSFORMER_CHECKPOINTS),
-the one picked in the sidebar, loaded once per process and shared by every session, and the files a
-checkpoint folder ships besides the model (metrics, training log, model card).
+"""The checkpoints the app can show: the folders listed in checkpoints/ (or $TRANSFORMER_CHECKPOINTS)
+with the language pair their config.json names, the one picked in the sidebar, loaded once per
+process and shared by every session, and the files a checkpoint folder ships besides the model
+(metrics, training log, model card).
 
 Session state: reads "ckpt" (the sidebar's checkpoint picker, app_sidebar); owns no key. A name is
 only ever compared with the listed folder names: no path from a URL is ever opened.
@@ -8,6 +9,7 @@ only ever compared with the listed folder names: no path from a URL is ever open
 
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,8 @@ DEFAULT_CHECKPOINT, FALLBACK_CHECKPOINT = "en-de", "toy-reverse"
 EXAMPLES = {"symbols": "a b c d e f g h"}  # source_language -> example text
 DEFAULT_EXAMPLE = "Two dogs are playing in the snow."
 TRAINING_LOG, MODEL_CARD = "training_log.csv", "README.md"  # optional files of a checkpoint folder
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # "en", "de", "fra": a language, not the toy's "symbols"
+ENGLISH = "en"
 
 # One intra-op thread per translation: these models are small, sessions run side by side, and
 # OpenMP threads competing for busy cores (other sessions, a training run) slow every call
@@ -100,6 +104,13 @@ def load(folder: str, version: str, precision: str = "fp32") -> Translator:
     return loaded
 
 
+def load_named(name: str) -> Checkpoint:
+    """The checkpoint of a listed folder name, loaded; CheckpointError if it does not load."""
+    folder = checkpoints_dir() / name  # a listed folder name, never a value taken from the URL
+    version = _version(folder)
+    return Checkpoint(name, folder, version, load(str(folder), version))
+
+
 def selected_checkpoint() -> Checkpoint | None:
     """The checkpoint picked in the sidebar, loaded (None if there is none); CheckpointError if it
     does not load."""
@@ -107,11 +118,7 @@ def selected_checkpoint() -> Checkpoint | None:
     name = st.session_state.get("ckpt")
     if name not in names:
         name = default_checkpoint(names)
-    if name is None:
-        return None
-    folder = checkpoints_dir() / name  # a listed folder name, never a value taken from the URL
-    version = _version(folder)
-    return Checkpoint(name, folder, version, load(str(folder), version))
+    return None if name is None else load_named(name)
 
 
 def current_checkpoint() -> Checkpoint | None:
@@ -123,12 +130,48 @@ def current_checkpoint() -> Checkpoint | None:
         return None
 
 
-def checkpoint_for_page() -> Checkpoint | None:
-    """current_checkpoint(), or None after telling the user to pick one that loads."""
+def checkpoint_for_page(title: str) -> Checkpoint | None:
+    """The page's title with the checkpoint it shows ("Translate · en-de (en → de)"), and
+    current_checkpoint(), or None after telling the user to pick one that loads."""
     checkpoint = current_checkpoint()
+    st.title(title if checkpoint is None else f"{title} · {checkpoint_label(checkpoint.name)}")
     if checkpoint is None:
         st.info("Pick a checkpoint that loads in the sidebar.")
     return checkpoint
+
+
+def language_pair(info: dict) -> tuple[str, str] | None:
+    """(source, target) language of a checkpoint's config.json when both are language codes
+    ("en", "de"), else None: the toy's "symbols" → "reversed symbols" is no language pair."""
+    pair = info.get("source_language"), info.get("target_language")
+    return pair if all(isinstance(code, str) and LANGUAGE_CODE.fullmatch(code) for code in pair) else None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _info(folder: str, version: str) -> dict:
+    try:
+        return read_json(Path(folder) / CONFIG_FILE)
+    except CheckpointError:
+        return {}  # the sidebar reports it when the checkpoint is picked
+
+
+def checkpoint_info(name: str) -> dict:
+    """The config.json of a listed checkpoint, read without loading the model ({} if unreadable)."""
+    folder = checkpoints_dir() / name
+    return _info(str(folder), _version(folder))
+
+
+def checkpoint_label(name: str) -> str:
+    """A checkpoint's name with its language pair, "en-de (en → de)"; one that is no language
+    pair (the toy) keeps its name alone."""
+    pair = language_pair(checkpoint_info(name))
+    return name if pair is None else f"{name} ({pair[0]} → {pair[1]})"
+
+
+def english_checkpoints() -> list[str]:
+    """The listed checkpoints that translate English into another language (what Compare offers)."""
+    pairs = {name: language_pair(checkpoint_info(name)) for name in checkpoint_names()}
+    return [name for name, pair in pairs.items() if pair and pair[0] == ENGLISH and pair[1] != ENGLISH]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

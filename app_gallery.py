@@ -1,5 +1,6 @@
-"""The example gallery of the Translate and Decoding pages: a row of curated sentences for the
-loaded checkpoint's source language, each with one line on what to look at. A click puts the
+"""The example gallery of the Translate, Decoding, Inside and Compare pages: a row of curated
+sentences for the loaded checkpoint's source language (Compare: English sentences whose word order
+differs between the target languages), each with one line on what to look at. A click puts the
 sentence in the shared text."""
 
 from dataclasses import dataclass
@@ -56,13 +57,47 @@ GALLERY = {  # source_language -> examples
 }
 
 
+# English sentences that German, French and Spanish reorder, merge or split in different ways.
+COMPARE = (
+    Example(
+        "Adjective after the noun",
+        "The little girl is eating a red apple.",
+        "German keeps the order (einen roten Apfel); French and Spanish put the colour after the noun "
+        "(une pomme rouge, una manzana roja): there the links of “red” and “apple” cross.",
+    ),
+    Example(
+        "Verb at the end",
+        "I think that he has already bought the blue car.",
+        "German sends “bought” and “has” to the end of the clause (… bereits gekauft hat): their links cross "
+        "back over the object; French and Spanish keep them in place but put “blue” after “car”.",
+    ),
+    Example(
+        "Compound",
+        "The children are playing football in the school yard.",
+        "German joins “school yard” into one word (Schulhof) and puts the place before the object; French "
+        "turns the compound around (la cour de l'école).",
+    ),
+    Example(
+        "Elision",
+        "The man opens the window of the hotel.",
+        "French elides “the” before a vowel (l'hôtel) and Spanish merges “of the” (del hotel): one target "
+        "token links to two English words, or two to one.",
+    ),
+    Example(
+        "Old man in the park",
+        "The old man is reading a newspaper in the park.",
+        "“in the” becomes one word in German (im Park); Spanish may say “the old man” in one word (el anciano).",
+    ),
+)
+
+
 def examples(source_language: str | None) -> tuple[Example, ...]:
     return GALLERY.get(source_language, ())
 
 
 def gallery_texts() -> set[str]:
     """Every sentence of the gallery, whatever the language: text a checkpoint change may replace."""
-    return {example.text for language in GALLERY.values() for example in language}
+    return {example.text for language in (*GALLERY.values(), COMPARE) for example in language}
 
 
 def _use_example(key: str, by_label: dict[str, Example]) -> None:
@@ -71,10 +106,10 @@ def _use_example(key: str, by_label: dict[str, Example]) -> None:
         st.session_state["text"] = by_label[chosen].text
 
 
-def gallery(source_language: str | None, key: str) -> None:
-    """The row of examples, above the sentence's editor (it sets st.session_state["text"]), and
-    what to look at for the one shown."""
-    by_label = {example.label: example for example in examples(source_language)}
+def gallery(source_language: str | None, key: str, choices: tuple[Example, ...] | None = None) -> None:
+    """The row of examples (choices, by default the source language's), above the sentence's
+    editor (it sets st.session_state["text"]), and what to look at for the one shown."""
+    by_label = {example.label: example for example in (examples(source_language) if choices is None else choices)}
     if not by_label:
         return
     shown = next((e for e in by_label.values() if e.text == st.session_state.get("text")), None)

@@ -14,6 +14,7 @@ from app_checkpoints import (
     EXAMPLES,
     Checkpoint,
     bleu_summary,
+    checkpoint_label,
     checkpoint_names,
     checkpoints_dir,
     default_checkpoint,
@@ -27,7 +28,17 @@ from figures.tokens import display_token
 from transformer import CheckpointError, Translator
 
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
-KEPT_ACROSS_PAGES = ("text", "kind", "layer", "head", "head_view_heads")  # widget keys kept per session
+# Widget keys kept per session: the shared sentence, the Translate and Compare views.
+KEPT_ACROSS_PAGES = (
+    "text",
+    "kind",
+    "layer",
+    "head",
+    "head_view_heads",
+    "compare_ckpts",
+    "compare_layer",
+    "compare_head",
+)
 
 
 def _checkpoint_changed() -> None:
@@ -136,7 +147,14 @@ def sidebar() -> None:
         _restore_checkpoint_from_url(names)
         if st.session_state.get("ckpt") not in names:
             st.session_state["ckpt"] = default_checkpoint(names)
-        st.selectbox("Checkpoint", names, key="ckpt", on_change=_checkpoint_changed)
+        st.selectbox(
+            "Checkpoint",
+            names,
+            key="ckpt",
+            format_func=checkpoint_label,
+            on_change=_checkpoint_changed,
+            help="Each checkpoint folder, with the languages it translates between.",
+        )
         try:
             selected = selected_checkpoint()
         except CheckpointError as error:

@@ -64,8 +64,7 @@ def restore_view_from_url(config) -> None:
 def main() -> None:
     if st.session_state.pop(OPEN_TRANSLATE, False):
         st.switch_page("app_pages/translate.py")
-    st.title("Analysis")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Analysis")
     if checkpoint is None:
         return
     restore_view_from_url(checkpoint.translator.config)

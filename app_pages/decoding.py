@@ -195,8 +195,7 @@ def decode(checkpoint: app_checkpoints.Checkpoint, text: str, prefix: str, setti
 
 
 def main() -> None:
-    st.title("Decoding, step by step")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Decoding, step by step")
     if checkpoint is None:
         return
     app_url.restore_text("prefix", MAX_PREFIX_CHARS)

@@ -13,9 +13,8 @@ import app_gallery
 import app_present
 import app_results
 import app_url
+import app_views
 from figures import (
-    KIND_TITLES,
-    KINDS,
     Panel,
     attention_step_figures,
     head_label,
@@ -35,33 +34,9 @@ SUBLAYER = {
 }
 
 
-def restore_from_url(config) -> None:
-    """Seed kind, layer and head from the link; bad values fall back to the defaults with a notice."""
-    app_url.restore_param(
-        "kind",
-        "inside_kind",
-        lambda kind: kind if kind in KINDS else None,
-        f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
-    )
-    layers = config.layers(st.session_state.get("inside_kind", DEFAULT_KIND))
-    app_url.restore_param(
-        "layer",
-        "inside_layer",
-        lambda layer: app_url.parse_number(layer, layers),
-        f"The link's layer is not between 1 and {layers}; showing layer 1.",
-    )
-    app_url.restore_param(
-        "head",
-        "inside_head",
-        lambda head: app_url.parse_number(head, config.n_heads),
-        f"The link's head is not between 1 and {config.n_heads}; showing head 1.",
-    )
-
-
 def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[str, int, int, int]:
     """Kind, layer, head and query pickers; returns them (0-based)."""
-    app_url.keep_valid("inside_kind", list(KINDS), DEFAULT_KIND)
-    kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="inside_kind", required=True)
+    kind = app_views.kind_picker("inside_kind", DEFAULT_KIND)
     queries, _ = query_key_tokens(kind, source_tokens, target_tokens)
     app_url.restore_param(
         "query",
@@ -70,11 +45,8 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
         f"The link's query is not between 1 and {len(queries)}; showing query 1.",
     )
     layer_column, head_column, query_column, _ = st.columns([1, 1, 1, 1])
-    layers = config.layers(kind)
-    app_url.keep_valid("inside_layer", list(range(layers)), 0)
-    layer = layer_column.selectbox("Layer", range(layers), key="inside_layer", format_func=lambda i: f"Layer {i + 1}")
-    app_url.keep_valid("inside_head", list(range(config.n_heads)), 0)
-    head = head_column.selectbox("Head", range(config.n_heads), key="inside_head", format_func=head_label)
+    layer = app_views.layer_picker("Layer", config.layers(kind), "inside_layer", 0, layer_column)
+    head = app_views.head_picker(config.n_heads, "inside_head", average=False, container=head_column)
     app_url.keep_valid("inside_query", list(range(len(queries))), 0)
     query = query_column.selectbox(
         "Query token", range(len(queries)), key="inside_query", format_func=lambda i: f"{i + 1}: {queries[i]}"
@@ -252,13 +224,12 @@ def show_feed_forward(trace: LayerTrace, queries: list[str], rows: str, last: bo
 
 
 def main() -> None:
-    st.title("Inside a layer")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Inside a layer")
     if checkpoint is None:
         return
     translator = checkpoint.translator
     config = translator.config
-    restore_from_url(config)
+    app_views.restore_view(config, "inside_", DEFAULT_KIND)
     app_url.restore_text()  # before the gallery, which says what to look at in the sentence
     app_gallery.gallery(translator.info.get("source_language"), key="inside_example")
     text = app_url.sentence_input(checkpoint)

@@ -9,9 +9,9 @@ import app_checkpoints
 import app_present
 import app_results
 import app_url
+import app_views
 from figures import (
     KIND_TITLES,
-    KINDS,
     attention_step_figures,
     head_label,
     mask_heatmap,
@@ -127,32 +127,11 @@ def attention_by_steps(checkpoint: app_checkpoints.Checkpoint, src, tgt, source_
     st.header("One head, step by step")
     config = checkpoint.translator.config
     st.latex(EQUATION)
-    app_url.restore_param(
-        "kind",
-        "steps_kind",
-        lambda kind: kind if kind in KINDS else None,
-        f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
-    )
-    app_url.keep_valid("steps_kind", list(KINDS), DEFAULT_KIND)
-    kind = st.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="steps_kind", required=True)
-    n_layers = config.layers(kind)
+    app_views.restore_view(config, "steps_", DEFAULT_KIND)
+    kind = app_views.kind_picker("steps_kind", DEFAULT_KIND)
     layer_column, head_column, _ = st.columns([1, 1, 2])
-    app_url.restore_param(
-        "layer",
-        "steps_layer",
-        lambda layer: app_url.parse_number(layer, n_layers),
-        f"The link's layer is not between 1 and {n_layers}; showing layer 1.",
-    )
-    app_url.restore_param(
-        "head",
-        "steps_head",
-        lambda head: app_url.parse_number(head, config.n_heads),
-        f"The link's head is not between 1 and {config.n_heads}; showing head 1.",
-    )
-    app_url.keep_valid("steps_layer", list(range(n_layers)), 0)
-    layer = layer_column.selectbox("Layer", range(n_layers), key="steps_layer", format_func=lambda i: f"Layer {i + 1}")
-    app_url.keep_valid("steps_head", list(range(config.n_heads)), 0)
-    head = head_column.selectbox("Head", range(config.n_heads), key="steps_head", format_func=head_label)
+    layer = app_views.layer_picker("Layer", config.layers(kind), "steps_layer", 0, layer_column)
+    head = app_views.head_picker(config.n_heads, "steps_head", average=False, container=head_column)
 
     rows = slice(sentence, sentence + 1)  # the sentence with its padding, as in the batch
     # The batch stays on the CPU for the figures; the model may be on a GPU.
@@ -174,8 +153,7 @@ def attention_by_steps(checkpoint: app_checkpoints.Checkpoint, src, tgt, source_
 
 
 def main() -> None:
-    st.title("Masks")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Masks")
     if checkpoint is None:
         return
     restore_from_url()

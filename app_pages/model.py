@@ -96,8 +96,7 @@ def show_scores(checkpoint: app_checkpoints.Checkpoint) -> bool:
 
 
 def main() -> None:
-    st.title("Model card")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Model card")
     if checkpoint is None:
         return
     translator = checkpoint.translator

@@ -96,8 +96,7 @@ def sentence_parts(checkpoint: app_checkpoints.Checkpoint) -> str:
 
 
 def main() -> None:
-    st.title("Positional encoding")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Positional encoding")
     if checkpoint is None:
         return
     config = checkpoint.translator.config

@@ -11,10 +11,10 @@ import app_present
 import app_results
 import app_sidebar
 import app_url
+import app_views
 from figures import (
     HEAD_VIEW_FONT_SIZE,
     KIND_TITLES,
-    KINDS,
     attention_grid,
     attention_heatmap,
     attention_table,
@@ -29,16 +29,10 @@ from figures import (
 from transformer import Translation
 from transformer.guardrails import language_warning, unknown_parts
 
-AVERAGE = "avg"  # the head choice, and its URL value, that averages over the heads
 NO_HEADS = "none"  # the URL value of a head view with every head unselected
 # The cross-attention shows the alignment; its layer and the head view's one head are the
 # checkpoint's sharpest (app_defaults.sharpest_cross_attention).
-DEFAULT_KIND, DEFAULT_HEAD = "cross", AVERAGE
-
-
-def head_param(head: int | str) -> str:
-    """The head as the URL (and file names) spell it: "avg" or its 1-based number."""
-    return AVERAGE if head == AVERAGE else str(head + 1)
+DEFAULT_KIND = "cross"
 
 
 def head_view_param(heads: list[int], default: list[int]) -> str | None:
@@ -60,31 +54,13 @@ def restore_from_url(checkpoint: app_checkpoints.Checkpoint, default_layer: int)
     """Seed the widgets from the link the session was opened with; bad values fall back to the
     defaults with a notice."""
     app_url.restore_text()
-    app_url.restore_param(
-        "kind",
-        "kind",
-        lambda kind: kind if kind in KINDS else None,
-        f"The link's attention kind is not one of {', '.join(KINDS)}; showing {DEFAULT_KIND}.",
-    )
-    layers = checkpoint.translator.config.layers(st.session_state.get("kind", DEFAULT_KIND))
-    app_url.restore_param(
-        "layer",
-        "layer",
-        lambda layer: app_url.parse_number(layer, layers),
-        f"The link's layer is not between 1 and {layers}; showing layer {min(default_layer, layers - 1) + 1}.",
-    )
-    heads = checkpoint.translator.config.n_heads
-    app_url.restore_param(
-        "head",
-        "head",
-        lambda head: AVERAGE if head == AVERAGE else app_url.parse_number(head, heads),
-        f"The link's head is not between 1 and {heads} (or {AVERAGE}); showing the average.",
-    )
+    config = checkpoint.translator.config
+    app_views.restore_view(config, "", DEFAULT_KIND, default_layer, average=True)
     app_url.restore_param(
         "heads",
         "head_view_heads",
-        lambda value: parse_head_view_param(value, heads),
-        f"The link's head view heads are not numbers between 1 and {heads} (or {NO_HEADS}); showing one.",
+        lambda value: parse_head_view_param(value, config.n_heads),
+        f"The link's head view heads are not numbers between 1 and {config.n_heads} (or {NO_HEADS}); showing one.",
     )
 
 
@@ -138,16 +114,11 @@ def attention_explorer(
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
     kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-    app_url.keep_valid("kind", list(KINDS), DEFAULT_KIND)
-    kind = kind_column.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="kind", required=True)
+    kind = app_views.kind_picker("kind", DEFAULT_KIND, kind_column)
     n_layers = checkpoint.translator.config.layers(kind)
-    app_url.keep_valid("layer", list(range(n_layers)), min(default_layer, n_layers - 1))
-    layer = layer_column.selectbox("Layer", range(n_layers), key="layer", format_func=lambda i: f"Layer {i + 1}")
-    app_url.keep_valid("head", [AVERAGE, *range(n_heads)], DEFAULT_HEAD)
-    head = head_column.selectbox(
-        "Head", [AVERAGE, *range(n_heads)], key="head", format_func=lambda h: head_label(None if h == AVERAGE else h)
-    )
-    head_index = None if head == AVERAGE else head
+    layer = app_views.layer_picker("Layer", n_layers, "layer", default_layer, layer_column)
+    head = app_views.head_picker(n_heads, "head", container=head_column)
+    head_index = app_views.head_index(head)
 
     weights = translation.attention[kind].numpy()
     queries, keys = query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
@@ -162,7 +133,7 @@ def attention_explorer(
                 title=f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head_index)}",
             ),
             key="attention_map",
-            filename=f"{name}-head-{head_param(head)}",
+            filename=f"{name}-head-{app_views.url_value(head)}",
         )
         st.download_button(
             f"Download every {KIND_TITLES[kind].lower()} weight (CSV)",
@@ -217,8 +188,7 @@ def attention_explorer(
 
 
 def main() -> None:
-    st.title("Translate")
-    checkpoint = app_checkpoints.checkpoint_for_page()
+    checkpoint = app_checkpoints.checkpoint_for_page("Translate")
     if checkpoint is None:
         return
     default_layer, default_head = app_defaults.sharpest_cross_attention(checkpoint)
@@ -248,7 +218,7 @@ def main() -> None:
         text=text,
         kind=kind,
         layer=layer + 1,
-        head=head_param(head),
+        head=app_views.url_value(head),
         heads=head_view_param(st.session_state["head_view_heads"], [default_head]),
     )
 

@@ -121,77 +121,21 @@ def architecture_diagram(config) -> go.Figure:
     output feeding every decoder layer's encoder-decoder attention."""
     encoder, (encoder_bottom, encoder_top) = _column(config, ENCODER_X, decoder=False)
     decoder, (decoder_bottom, decoder_top) = _column(config, DECODER_X, decoder=True)
-    boxes = encoder + decoder
-    top = max(box.y for box in boxes) + BOX_HEIGHT
+    top = max(box.y for box in encoder + decoder) + BOX_HEIGHT
     figure = go.Figure()
     for x in (ENCODER_X, DECODER_X):  # the data path, drawn under the boxes
-        figure.add_shape(
-            type="line",
-            x0=x,
-            x1=x,
-            y0=0,
-            y1=top if x == DECODER_X else encoder_top,
-            line=dict(color="#555"),
-            layer="below",
-        )
-    for box in boxes:
-        figure.add_shape(
-            type="rect",
-            x0=box.x - BOX_WIDTH / 2,
-            x1=box.x + BOX_WIDTH / 2,
-            y0=box.y,
-            y1=box.y + BOX_HEIGHT,
-            fillcolor=COLORS[box.kind],
-            line=dict(color="#444", width=1),
-        )
-        figure.add_annotation(x=box.x, y=box.y + BOX_HEIGHT / 2, text=box.text, showarrow=False, font=dict(size=12))
-    frames = (
-        (ENCODER_X, encoder_bottom, encoder_top, config.n_encoder_layers, "Encoder", -1),
-        (DECODER_X, decoder_bottom, decoder_top, config.n_decoder_layers, "Decoder", 1),
-    )
-    for column, (_, _, _, _, _, side) in zip((encoder, decoder), frames):
-        _residuals(figure, column, side)
-    for x, bottom, frame_top, count, name, side in frames:
-        figure.add_shape(
-            type="rect",
-            x0=x - BOX_WIDTH / 2 - FRAME_MARGIN,
-            x1=x + BOX_WIDTH / 2 + FRAME_MARGIN,
-            y0=bottom,
-            y1=frame_top,
-            fillcolor="#f5f5f5",
-            line=dict(color="#888", width=2),
-            layer="below",
-        )
-        figure.add_annotation(
-            x=x + side * (BOX_WIDTH / 2 + FRAME_MARGIN + 0.15),
-            y=(bottom + frame_top) / 2,
-            text=f"<b>{name}<br>× {count}</b>",
-            showarrow=False,
-            xanchor="right" if side < 0 else "left",
-            font=dict(size=14),
-        )
-    # The encoder's output is the keys and values of every encoder-decoder attention: up out of
-    # the encoder, across the gap between the stacks, into the cross-attention box.
-    cross = next(box for box in decoder if "Encoder–decoder" in box.text)
-    gap_x, rise, cross_y = (ENCODER_X + DECODER_X) / 2, encoder_top + 0.5, cross.y + BOX_HEIGHT / 2
-    figure.add_shape(
-        type="path",
-        path=f"M {ENCODER_X},{encoder_top} V {rise} H {gap_x} V {cross_y}",  # the arrow below draws the last stretch
-        line=dict(color="#555", width=2),
-    )
-    _arrow(figure, gap_x, DECODER_X - BOX_WIDTH / 2, cross_y, 2)
-    notes = [
-        f"d_model {config.d_model}, dropout {config.dropout:g} on every sub-layer output and embedding sum",
-        "arrows beside each sub-layer: its residual connection, x + Sublayer(…), into the Add",
-    ]
-    if config.tie_embeddings:
-        notes.append(
-            f"tied: source, target and output embeddings share one {config.tgt_vocab_size} × {config.d_model} matrix (§3.4)"
-        )
+        y1 = top if x == DECODER_X else encoder_top
+        figure.add_shape(type="line", x0=x, x1=x, y0=0, y1=y1, line=dict(color="#555"), layer="below")
+    _draw_boxes(figure, encoder + decoder)
+    _residuals(figure, encoder, side=-1)
+    _residuals(figure, decoder, side=1)
+    _frame(figure, ENCODER_X, encoder_bottom, encoder_top, f"Encoder<br>× {config.n_encoder_layers}", side=-1)
+    _frame(figure, DECODER_X, decoder_bottom, decoder_top, f"Decoder<br>× {config.n_decoder_layers}", side=1)
+    _memory_arrow(figure, encoder_top, next(box for box in decoder if "Encoder–decoder" in box.text))
     figure.add_annotation(
         x=(ENCODER_X + DECODER_X) / 2,
         y=-0.25,
-        text="<br>".join(notes),
+        text="<br>".join(_notes(config)),
         showarrow=False,
         yanchor="top",
         font=dict(size=12),
@@ -205,6 +149,66 @@ def architecture_diagram(config) -> go.Figure:
         dragmode=False,
     )
     return figure
+
+
+def _draw_boxes(figure: go.Figure, boxes: list[Box]) -> None:
+    for box in boxes:
+        figure.add_shape(
+            type="rect",
+            x0=box.x - BOX_WIDTH / 2,
+            x1=box.x + BOX_WIDTH / 2,
+            y0=box.y,
+            y1=box.y + BOX_HEIGHT,
+            fillcolor=COLORS[box.kind],
+            line=dict(color="#444", width=1),
+        )
+        figure.add_annotation(x=box.x, y=box.y + BOX_HEIGHT / 2, text=box.text, showarrow=False, font=dict(size=12))
+
+
+def _frame(figure: go.Figure, x: float, bottom: float, top: float, label: str, side: int) -> None:
+    """The frame around a stack's repeated layer, labelled with its count on the outer side."""
+    figure.add_shape(
+        type="rect",
+        x0=x - BOX_WIDTH / 2 - FRAME_MARGIN,
+        x1=x + BOX_WIDTH / 2 + FRAME_MARGIN,
+        y0=bottom,
+        y1=top,
+        fillcolor="#f5f5f5",
+        line=dict(color="#888", width=2),
+        layer="below",
+    )
+    figure.add_annotation(
+        x=x + side * (BOX_WIDTH / 2 + FRAME_MARGIN + 0.15),
+        y=(bottom + top) / 2,
+        text=f"<b>{label}</b>",
+        showarrow=False,
+        xanchor="right" if side < 0 else "left",
+        font=dict(size=14),
+    )
+
+
+def _memory_arrow(figure: go.Figure, encoder_top: float, cross: Box) -> None:
+    """The encoder's output is the keys and values of every encoder-decoder attention: up out of
+    the encoder, across the gap between the stacks, into the cross-attention box."""
+    gap_x, rise, cross_y = (ENCODER_X + DECODER_X) / 2, encoder_top + 0.5, cross.y + BOX_HEIGHT / 2
+    figure.add_shape(
+        type="path",
+        path=f"M {ENCODER_X},{encoder_top} V {rise} H {gap_x} V {cross_y}",  # the arrow below draws the last stretch
+        line=dict(color="#555", width=2),
+    )
+    _arrow(figure, gap_x, DECODER_X - BOX_WIDTH / 2, cross_y, 2)
+
+
+def _notes(config) -> list[str]:
+    notes = [
+        f"d_model {config.d_model}, dropout {config.dropout:g} on every sub-layer output and embedding sum",
+        "arrows beside each sub-layer: its residual connection, x + Sublayer(…), into the Add",
+    ]
+    if config.tie_embeddings:
+        notes.append(
+            f"tied: source, target and output embeddings share one {config.tgt_vocab_size} × {config.d_model} matrix (§3.4)"
+        )
+    return notes
 
 
 def parameter_bars(counts: dict[str, int]) -> go.Figure:

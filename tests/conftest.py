@@ -4,6 +4,7 @@ be replayed with TEST_SEED=<seed>."""
 import json
 import os
 import random
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -64,6 +65,17 @@ def tiny_checkpoint(tmp_path, word_tokenizer) -> Path:
     info = {"source_language": "x", "target_language": "y", "decoding": {"beam_size": 1}}
     save_checkpoint(folder, model, word_tokenizer, info, dtype=torch.float32)
     return folder
+
+
+def language_copy(checkpoint: Path, folder: Path, name: str, target_language: str) -> Path:
+    """A copy of checkpoint as folder/name whose config.json says that it translates into
+    target_language: the same weights, but another language pair for the pages to tell apart."""
+    copy = folder / name
+    shutil.copytree(checkpoint, copy)
+    config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    config.update(name=name, target_language=target_language)
+    (copy / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return copy
 
 
 class _Scripts(HTMLParser):

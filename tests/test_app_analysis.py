@@ -52,7 +52,7 @@ def test_the_page_is_in_the_app_with_its_tabs():
     app = run_app()
     app.switch_page(PAGE).run()
     assert not app.exception
-    assert app.title[0].value == "Analysis"
+    assert app.title[0].value == "Analysis · toy-reverse"  # the toy is no language pair: its name alone
     assert app.sidebar.selectbox(key="ckpt").value == "toy-reverse"
     assert [tab.label for tab in app.tabs] == [
         "Rollout",

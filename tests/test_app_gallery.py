@@ -26,6 +26,9 @@ def test_the_gallery_covers_what_a_teacher_shows():
     assert english["Paper title"] == "Attention is all you need."
     assert {"Caption", "Everyday", "Long", "Verb at the end"} <= set(english)
     assert app_gallery.examples("symbols") and app_gallery.examples("klingon") == ()
+    compare = {example.text for example in app_gallery.COMPARE}  # word order that differs by language
+    assert {"The little girl is eating a red apple.", "I think that he has already bought the blue car."} <= compare
+    assert compare <= app_gallery.gallery_texts()  # another checkpoint replaces them, as it does the others
 
 
 def test_an_example_fills_the_text_and_says_what_to_look_at(both_checkpoints):

@@ -55,12 +55,65 @@ def spec_array(value) -> np.ndarray:
     return np.asarray(value, dtype=float)
 
 
-@pytest.mark.parametrize("page", CHARTS)
-def test_every_page_draws_its_figures_with_the_defaults(page):
-    app = open_page(page)
-    assert CHARTS[page] <= chart_keys(app)
-    assert not app.error and not app.warning
-    assert app.query_params["ckpt"] == "toy-reverse" and "present" not in app.query_params
+PAGES = sorted(f"app_pages/{script.name}" for script in (ROOT / "app_pages").glob("*.py"))
+SHIPPED = app_checkpoints.checkpoints_dir()  # checkpoints/ (tests point the app elsewhere only per test)
+SHIPPED_NAMES = app_checkpoints.checkpoint_names()
+# The pages that show the sidebar's checkpoint, by their title (it names the checkpoint and its languages).
+TITLES = {
+    "app_pages/translate.py": "Translate",
+    POSITIONAL: "Positional encoding",
+    MASKS: "Masks",
+    "app_pages/inside.py": "Inside a layer",
+    DECODING: "Decoding, step by step",
+    MODEL: "Model card",
+    "app_pages/analysis.py": "Analysis",
+}
+
+
+def test_every_page_and_every_shipped_checkpoint_is_tested():
+    assert {"app_pages/compare.py", "app_pages/translate.py", "app_pages/train.py", *CHARTS} <= set(PAGES)
+    assert {"en-de", "toy-reverse"} <= set(SHIPPED_NAMES)
+
+
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_with_every_shipped_checkpoint(page, name, checkpoints):  # noqa: F811 (the fixture)
+    """Each page of app_pages/, opened by its link with each checkpoint of checkpoints/: no
+    exception, no error, its default figures, and a title naming the checkpoint."""
+    for shipped in SHIPPED_NAMES:
+        if not (checkpoints / shipped).exists():
+            (checkpoints / shipped).symlink_to(SHIPPED / shipped, target_is_directory=True)
+    app = open_page(page, {"ckpt": name}, ckpt=name)  # asserts that no exception was raised
+    assert not app.error, texts(app.error)
+    assert CHARTS.get(page, set()) <= chart_keys(app)
+    if page in TITLES:
+        assert app.sidebar.selectbox(key="ckpt").value == name
+        assert app.title[0].value == f"{TITLES[page]} · {app_checkpoints.checkpoint_label(name)}"
+        assert not app.warning, texts(app.warning)
+        assert app.query_params["ckpt"] == name and "present" not in app.query_params
+
+
+def test_a_language_pair_is_two_language_codes():
+    assert app_checkpoints.language_pair({"source_language": "en", "target_language": "de"}) == ("en", "de")
+    for info in (
+        {"source_language": "symbols", "target_language": "reversed symbols"},  # the toy
+        {"source_language": "en"},
+        {"source_language": "en", "target_language": 7},
+        {"source_language": "EN", "target_language": "de\n"},
+    ):
+        assert app_checkpoints.language_pair(info) is None, info
+
+
+def test_the_sidebar_titles_and_text_box_name_the_checkpoints_languages(checkpoints):  # noqa: F811 (the fixture)
+    (checkpoints / "en-de").symlink_to(SHIPPED / "en-de", target_is_directory=True)
+    app = open_page("app_pages/translate.py", {"ckpt": "en-de"})
+    picker = app.sidebar.selectbox(key="ckpt")
+    assert picker.options == ["en-de (en → de)", "toy-reverse"]  # the toy keeps its name
+    assert app.title[0].value == "Translate · en-de (en → de)"
+    assert app.text_area(key="text").label == "Text (en → de)"
+    picker.select("toy-reverse").run()
+    assert app.title[0].value == "Translate · toy-reverse"
+    assert app.text_area(key="text").label == "Text (symbols → reversed symbols)"
 
 
 def test_positional_encoding_uses_the_checkpoints_sizes():

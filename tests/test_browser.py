@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,15 +49,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app as `make run` starts it, on the shipped checkpoints; yields its base URL."""
+@contextmanager
+def streamlit_server(log_folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` as `make run` starts it, with env added to its environment, on a free
+    port; yields its base URL once it answers, and stops it afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     command += ["--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"  # a file, not a pipe: a full pipe would block the app
+    log = log_folder / "server.log"  # a file, not a pipe: a full pipe would block the app
     with log.open("w") as output:  # the server keeps its own copy of the file descriptor
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -77,6 +82,13 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app as `make run` starts it, on the shipped checkpoints; yields its base URL."""
+    with streamlit_server(tmp_path_factory.mktemp("streamlit")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

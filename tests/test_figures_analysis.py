@@ -15,6 +15,7 @@ from figures import (
     pruning_figure,
     training_trend,
 )
+from figures.legibility import legible
 
 SOURCE = ["▁the", "▁cat", "▁sat", "</s>"]
 WORDS = ["▁die", "▁Katze", "▁saß"]
@@ -141,6 +142,20 @@ def test_alignment_links_join_source_and_target_with_the_weight_as_opacity():
     tokens = [trace for trace in figure.data if trace.mode == "markers+text"]
     assert [len(trace.text) for trace in tokens] == [len(WORDS), len(SOURCE)]
     assert "▁Katze ← ▁the: 0.70" in lines[1].hovertemplate
+
+
+def test_alignment_links_cross_where_a_language_reorders_and_are_legible_on_a_projector():
+    # "a red apple" -> "une pomme rouge": the adjective after the noun, as the Compare page shows it.
+    source, words = ["▁a", "▁red", "▁apple", "</s>"], ["▁une", "▁pomme", "▁rouge"]
+    aligned = np.array([[0.9, 0.05, 0.05, 0.0], [0.1, 0.1, 0.8, 0.0], [0.0, 0.7, 0.3, 0.0]])
+    links = list(enumerate(aligned.argmax(axis=1).tolist()))
+    lines = [trace for trace in alignment_links(aligned, words, source, links).data if trace.mode == "lines"]
+    (_, pomme), (_, rouge) = (tuple(line.y) for line in lines[1:])
+    assert pomme < rouge  # "pomme" (above "rouge") reaches lower, to "apple": the two lines cross
+    spec = legible(alignment_links(aligned, words, source, links), 16).to_plotly_json()
+    sizes = [trace["textfont"]["size"] for trace in spec["data"] if "text" in trace]
+    sizes += [note["font"]["size"] for note in spec["layout"]["annotations"]]
+    assert len(sizes) == 4 and min(sizes) >= 16  # both token columns and both headings
 
 
 @pytest.mark.parametrize("builder", [alignment_heatmap, alignment_links])

@@ -1,5 +1,6 @@
 """The checkpoints we ship do what their model cards say."""
 
+import json
 import random
 
 import pytest
@@ -33,26 +34,48 @@ def test_toy_reverse_cross_attention_is_the_anti_diagonal():
     assert alignment[:10] == list(range(9, -1, -1))
 
 
-@pytest.mark.skipif(not (CHECKPOINTS / "en-de").is_dir(), reason="checkpoints/en-de not trained yet")
-def test_en_de_translates_a_caption():
-    translator = load_checkpoint(CHECKPOINTS / "en-de")
-    text = translator.translate(["Two dogs are playing in the snow."])[0].text
-    assert "Hunde" in text and "Schnee" in text, text
-    assert translator.info["source_language"] == "en" and translator.info["target_language"] == "de"
+# A sentence each language model must get right, and words its translation must contain.
+EVERYDAY = {
+    "en-de": ("Two dogs are playing in the snow.", ["Hunde", "Schnee"]),
+    "en-fr": ("Two dogs are playing in the snow.", ["chiens", "neige"]),
+    "en-es": ("Where is the train station?", ["estación", "tren"]),
+}
+LANGUAGE_PAIRS = [name for name in SHIPPED if name in EVERYDAY]
+
+
+@pytest.mark.parametrize("name", LANGUAGE_PAIRS)
+def test_each_language_pair_translates_an_everyday_sentence(name):
+    translator = load_checkpoint(CHECKPOINTS / name)
+    sentence, words = EVERYDAY[name]
+    text = translator.translate([sentence])[0].text
+    assert all(word in text for word in words), text
+    source, target = name.split("-")
+    assert translator.info["source_language"] == source and translator.info["target_language"] == target
+
+
+@pytest.mark.parametrize("name", LANGUAGE_PAIRS)
+def test_the_model_cards_dev_score_holds_on_the_shipped_dev_sample(name):
+    """metrics.json's dev BLEU (first 2,000 dev pairs, default beam) against a re-score of the
+    100 dev pairs shipped beside it: a slice differs by a few points, broken weights by dozens."""
+    translator = load_checkpoint(CHECKPOINTS / name)
+    pairs = load_dev_sample(CHECKPOINTS / name)
+    outputs = translate_all(translator, [s for s, _ in pairs])
+    claimed = json.loads((CHECKPOINTS / name / "metrics.json").read_text())["dev"]["bleu"]
+    assert score(outputs, [t for _, t in pairs])["bleu"] >= claimed - 10
 
 
 def explicit_greedy(translator, text: str) -> list[int]:
     """Greedy decoding the slow, readable way: the whole prefix through forward_with_attention
     (Eq. 1 written out, no cache) at every step."""
-    model, c = translator.model, translator.config
+    model, config = translator.model, translator.config
     src_ids, _ = translator.encode_source(text)
-    limit = min(int(translator.max_len_a * len(src_ids) + translator.max_len_b), c.max_len)
-    prefix = [c.bos_id]
+    limit = min(int(translator.max_len_a * len(src_ids) + translator.max_len_b), config.max_len)
+    prefix = [config.bos_id]
     with torch.inference_mode():
         while len(prefix) <= limit:
             logits, _ = model.forward_with_attention(torch.tensor([src_ids]), torch.tensor([prefix]))
             prefix.append(int(next_token_log_probs(model, logits[:, -1]).argmax()))
-            if prefix[-1] == c.eos_id:
+            if prefix[-1] == config.eos_id:
                 break
     return prefix[1:]
 

@@ -103,8 +103,10 @@ def average_statistics(results: list[Translation]) -> dict[str, dict[str, torch.
 # -- ablation and importance ------------------------------------------------------------------
 def head_gates(translator: Translator, disabled: dict[str, list[tuple[int, int]]] | None = None) -> HeadGates:
     """Gates of 1 for every head, 0 for the (layer, head) pairs listed per kind in `disabled`."""
-    c = translator.config
-    gates = {kind: torch.ones(c.layers(kind), c.n_heads, device=translator.device) for kind in ATTENTION_KINDS}
+    config = translator.config
+    gates = {
+        kind: torch.ones(config.layers(kind), config.n_heads, device=translator.device) for kind in ATTENTION_KINDS
+    }
     for kind, heads in (disabled or {}).items():
         for layer, head in heads:
             gates[kind][layer, head] = 0.0
@@ -141,15 +143,15 @@ def head_importance(
     Returns kind -> (L, H), each layer's row divided by its L2 norm as in the paper (§4.2, "we
     normalize the importance scores by their l2 norm" within each layer), so every row has norm 1
     and heads compare within a layer; across layers, the ranking compares normalised scores."""
-    model, c = translator.model, translator.config
-    examples = encode_pairs(translator.tokenizer, pairs, c.max_len)
+    model, config = translator.model, translator.config
+    examples = encode_pairs(translator.tokenizer, pairs, config.max_len)
     gates = {kind: g.requires_grad_(True) for kind, g in head_gates(translator).items()}
     totals = {kind: torch.zeros_like(g) for kind, g in gates.items()}
     for start in range(0, len(examples), batch_size):
         for i in range(start, min(start + batch_size, len(examples))):
-            src, tgt = collate(examples, [i], c.pad_id, translator.device)
+            src, tgt = collate(examples, [i], config.pad_id, translator.device)
             logits, _ = model.forward_with_attention(src, tgt[:, :-1], gates)
-            loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], 0.0, c.pad_id)
+            loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], 0.0, config.pad_id)
             grads = torch.autograd.grad(loss / count, list(gates.values()))
             for kind, grad in zip(gates, grads):
                 totals[kind] += grad.abs()

@@ -96,9 +96,9 @@ def attribute(model: Transformer, src_ids: list[int], output_ids: list[int], ste
     (y_1 .. y_n and EOS, as Translation.output_ids); the integral in `steps` Riemann steps."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    c, device = model.config, model.src_embed.weight.device
+    config, device = model.config, model.src_embed.weight.device
     source = torch.tensor([src_ids], device=device)  # (1, S)
-    decoder_input = torch.tensor([[c.bos_id, *output_ids[:-1]]], device=device)  # (1, T)
+    decoder_input = torch.tensor([[config.bos_id, *output_ids[:-1]]], device=device)  # (1, T)
     outputs = torch.tensor(output_ids, device=device)  # (T,)
     with torch.enable_grad():
         embeddings = model.src_embed(source).detach()  # (1, S, D)

@@ -15,9 +15,9 @@ from .model import HeadGates, Transformer
 
 def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
     """(N, V) logits in fp32 with the tokens the decoder may never emit (PAD, BOS) at -inf."""
-    c = model.config
+    config = model.config
     logits = logits.float()
-    logits[:, [c.pad_id, c.bos_id]] = float("-inf")
+    logits[:, [config.pad_id, config.bos_id]] = float("-inf")
     return logits
 
 
@@ -28,10 +28,10 @@ def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tens
 
 def _first_input(model: Transformer, rows: int, prefix: list[int] | None, device) -> torch.Tensor:
     """BOS, then the forced prefix if any: (rows, 1 + len(prefix))."""
-    c = model.config
-    if prefix and {c.eos_id, c.pad_id, c.bos_id} & set(prefix):
+    config = model.config
+    if prefix and {config.eos_id, config.pad_id, config.bos_id} & set(prefix):
         raise ValueError("a forced prefix cannot contain EOS, PAD or BOS")
-    return torch.tensor([[c.bos_id] + list(prefix or [])] * rows, dtype=torch.long, device=device)
+    return torch.tensor([[config.bos_id] + list(prefix or [])] * rows, dtype=torch.long, device=device)
 
 
 def _start(
@@ -69,13 +69,13 @@ def greedy_decode(
 
     Sentences that are done (EOS or their limit) leave the batch, so the remaining steps cost
     only what the unfinished ones need; the rows are compacted once a quarter of them are done."""
-    c = model.config
+    config = model.config
     forced = len(prefix or [])
     state, limits = _start(model, src_ids, max_len, head_gates, forced)
     batch, device = src_ids.size(0), src_ids.device
     step_input = _first_input(model, batch, prefix, device)
     longest = max(max(limits), forced)
-    outputs = torch.full((batch, longest), c.pad_id, dtype=torch.long, device=device)  # (B, longest)
+    outputs = torch.full((batch, longest), config.pad_id, dtype=torch.long, device=device)  # (B, longest)
     outputs[:, :forced] = step_input[:, 1:]
     rows = torch.arange(batch, device=device)  # the sentence each live row decodes
     row_limits = torch.tensor(limits, device=device)
@@ -85,7 +85,7 @@ def greedy_decode(
         token = emittable_logits(model, logits[:, -1]).argmax(dim=-1)  # (live,): log_softmax keeps the order
         unfinished = ~finished
         outputs[rows[unfinished], step] = token[unfinished]
-        finished |= (token == c.eos_id) | (row_limits <= step + 1)
+        finished |= (token == config.eos_id) | (row_limits <= step + 1)
         if finished.all():
             break
         if 4 * int(finished.sum()) >= len(rows):  # drop the finished rows from the work
@@ -93,7 +93,7 @@ def greedy_decode(
             rows, row_limits, token, state = rows[live], row_limits[live], token[live], state.select(live)
             finished = finished[live]
         step_input = token[:, None]
-    return [_cut(row, c.eos_id, limit) for row, limit in zip(outputs.tolist(), limits)]
+    return [_cut(row, config.eos_id, limit) for row, limit in zip(outputs.tolist(), limits)]
 
 
 def _cut(ids: list[int], eos_id: int, limit: int) -> list[int]:
@@ -125,7 +125,7 @@ def beam_search(
     (scored by log-probability / length_penalty) and continues with the K best that do not.
     A sentence is done once it has K finished hypotheses; at its max_len the live ones finish too.
     """
-    c, k = model.config, beam_size
+    config, k = model.config, beam_size
     batch, device = src_ids.size(0), src_ids.device
     forced = len(prefix or [])
     state, limits = _start(model, src_ids, max_len, head_gates, forced, repeat=k)
@@ -150,7 +150,7 @@ def beam_search(
             ranked = [(score, i // vocab, i % vocab) for score, i in zip(ranked_scores, ranked_index)]
             beams = history[group * k : (group + 1) * k]  # (K, tokens so far)
             kept, done_now, nodes = _sort_candidates(
-                step, ranked, k, step == limits[sentence] - 1, c.eos_id, alpha, beams
+                step, ranked, k, step == limits[sentence] - 1, config.eos_id, alpha, beams
             )
             finished[sentence] += done_now
             if trace is not None and sentence == 0:
@@ -158,7 +158,7 @@ def beam_search(
             if len(finished[sentence]) >= k:
                 continue  # done: its rows leave the batch
             still_alive.append(sentence)
-            kept += [(0, c.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
+            kept += [(0, config.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
             for beam, token, score in kept:
                 rows.append(group * k + beam)
                 tokens.append(token)

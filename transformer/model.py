@@ -97,8 +97,8 @@ class Transformer(nn.Module):
     def start_decoding(self, memory: torch.Tensor, src_mask: torch.Tensor, capacity: int | None = None) -> DecoderState:
         """Project the encoder output to keys/values once for every decoder layer, and allocate
         each layer's self-attention cache for `capacity` target positions (default: max_len)."""
-        c = self.config
-        shape = (memory.size(0), c.n_heads, capacity or c.max_len, c.d_model // c.n_heads)
+        config = self.config
+        shape = (memory.size(0), config.n_heads, capacity or config.max_len, config.d_model // config.n_heads)
         cross_kv = [layer.cross_attn.project_kv(memory) for layer in self.decoder_layers]
         caches = [KVCache(memory.new_empty(shape), memory.new_empty(shape)) for _ in self.decoder_layers]
         return DecoderState(src_mask, cross_kv, caches)

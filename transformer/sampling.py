@@ -50,18 +50,18 @@ def sample_decode(model: Transformer, src_ids: torch.Tensor, max_len: int, setti
     """One sentence src_ids (1, S) -> the sampled output ids (ending in EOS unless max_len cut it)."""
     if src_ids.size(0) != 1:
         raise ValueError(f"sample_decode takes one sentence, not {src_ids.size(0)}")
-    c = model.config
+    config = model.config
     generator = torch.Generator(device=src_ids.device).manual_seed(settings.seed)
     memory, src_mask, _ = model.encode(src_ids, need_weights=False)
     state = model.start_decoding(memory, src_mask)
-    step_input = torch.full((1, 1), c.bos_id, dtype=torch.long, device=src_ids.device)
+    step_input = torch.full((1, 1), config.bos_id, dtype=torch.long, device=src_ids.device)
     output: list[int] = []
     for _ in range(max_len):
         logits, state, _, _ = model.decode(step_input, state, need_weights=False)
         probs = sampling_probs(next_token_log_probs(model, logits[:, -1]), settings)
         token = torch.multinomial(probs, 1, generator=generator)  # (1, 1)
         output.append(int(token))
-        if output[-1] == c.eos_id:
+        if output[-1] == config.eos_id:
             break
         step_input = token
     return output

@@ -72,18 +72,23 @@ class Translator:
     def max_source_tokens(self) -> int:
         return self.config.max_len - 1  # room for the EOS the source always ends with
 
+    def _with_eos(self, ids: list[int]) -> tuple[list[int], bool]:
+        """ids cut to the model's max_len, plus EOS; and whether they were cut."""
+        room = self.max_source_tokens
+        return ids[:room] + [self.config.eos_id], len(ids) > room
+
     def encode_source(self, text: str) -> tuple[list[int], bool]:
         """Token ids of text plus EOS, cut to the model's max_len; and whether it was cut."""
-        ids = self.tokenizer.encode(text)
-        truncated = len(ids) > self.max_source_tokens
-        return ids[: self.max_source_tokens] + [self.config.eos_id], truncated
+        return self._with_eos(self.tokenizer.encode(text))
+
+    def _encode_many(self, texts: list[str]) -> list[tuple[list[int], bool] | None]:
+        """encode_source for many texts at once (the tokenizer works in parallel); None for blank."""
+        encoded = iter(self.tokenizer.encode_batch([t for t in texts if t.strip()]))
+        return [self._with_eos(next(encoded)) if text.strip() else None for text in texts]
 
     def encode_sources(self, texts: list[str]) -> list[list[int] | None]:
-        """encode_source for many texts at once (the tokenizer works in parallel); None for
-        blank texts, which translate to ""."""
-        encoded = iter(self.tokenizer.encode_batch([t for t in texts if t.strip()]))
-        eos, room = self.config.eos_id, self.max_source_tokens
-        return [next(encoded)[:room] + [eos] if text.strip() else None for text in texts]
+        """Source ids of many texts (see encode_source); None for blank texts, which translate to ""."""
+        return [source and source[0] for source in self._encode_many(texts)]
 
     def translate(
         self,
@@ -97,7 +102,7 @@ class Translator:
         """Translate a batch. beam_size None uses the checkpoint's default, 1 is greedy.
         max_len caps the output length in tokens (default: 1.5 x source + 10). `prefix` forces
         the start of every translation; `trace` (a list) receives the first sentence's beam tree."""
-        sources = [self.encode_source(text) if text.strip() else None for text in texts]
+        sources = self._encode_many(texts)
         outputs = iter(self._decode([s[0] for s in sources if s], beam_size, max_len, head_gates, prefix, trace))
         return [
             self._empty() if source is None else self.explain(source[0], next(outputs), head_gates, source[1])
@@ -150,10 +155,10 @@ class Translator:
         top_k: int = 5,
     ) -> Translation:
         """Teacher-force output_ids on src_ids and collect attention and token probabilities."""
-        c = self.config
-        ends = bool(output_ids) and output_ids[-1] == c.eos_id
+        config = self.config
+        ends = bool(output_ids) and output_ids[-1] == config.eos_id
         # The last output token is never a decoder input (the model stopped or hit max_len).
-        decoder_input = [c.bos_id] + output_ids[:-1]
+        decoder_input = [config.bos_id] + output_ids[:-1]
         device = self.device
         with torch.inference_mode():
             logits, attention = self.model.forward_with_attention(
@@ -181,8 +186,8 @@ class Translator:
         )
 
     def _empty(self) -> Translation:
-        c = self.config
-        attention = {kind: torch.zeros(c.layers(kind), c.n_heads, 0, 0) for kind in ATTENTION_KINDS}
+        config = self.config
+        attention = {kind: torch.zeros(config.layers(kind), config.n_heads, 0, 0) for kind in ATTENTION_KINDS}
         return Translation(
             text="", source_tokens=[], target_tokens=[], output_tokens=[], token_probs=[], attention=attention
         )
