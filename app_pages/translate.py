@@ -106,6 +106,65 @@ def show_translation(checkpoint: app_checkpoints.Checkpoint, text: str) -> Trans
     return translation
 
 
+def enlarged_map(weights, queries: list[str], keys: list[str], kind: str, layer: int, head: int | str) -> None:
+    """The chosen head's map (or the average), its CSV export and the way inside its layer."""
+    head_index = app_views.head_index(head)
+    app_present.plotly_chart(
+        attention_heatmap(
+            head_map(weights, layer, head_index),
+            queries,
+            keys,
+            title=f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head_index)}",
+        ),
+        key="attention_map",
+        filename=f"{kind}-layer{layer + 1}-head-{app_views.url_value(head)}",
+    )
+    st.download_button(
+        f"Download every {KIND_TITLES[kind].lower()} weight (CSV)",
+        # Built only when clicked: a rerun never pays for it.
+        data=lambda: attention_table(kind, weights, queries, keys).to_csv(index=False),
+        file_name=f"attention-{kind}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="download_csv",
+    )
+    if st.button("Open this head inside its layer", key="open_inside", help="The average opens head 1."):
+        st.session_state.update(inside_kind=kind, inside_layer=layer, inside_head=head_index or 0)
+        st.switch_page("app_pages/inside.py")
+
+
+def head_view(weights, queries: list[str], keys: list[str], name: str, default_heads: list[int], title: str) -> None:
+    """BertViz's head view of one layer's weights (H, queries, keys) for the heads picked above it."""
+    n_heads = weights.shape[0]
+    app_url.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
+    heads = st.pills(
+        "Head view: heads",
+        range(n_heads),
+        selection_mode="multi",
+        format_func=lambda h: str(h + 1),
+        key="head_view_heads",
+    )
+    if not heads:
+        st.info("Pick at least one head for the head view.")
+        return
+    font_size = app_present.PRESENT_FONT_SIZE if app_present.presenting() else HEAD_VIEW_FONT_SIZE
+    page = head_view_html(
+        weights,
+        app_sidebar.shown_tokens(queries),
+        app_sidebar.shown_tokens(keys),
+        sorted(heads),
+        title=title,
+        font_size=font_size,
+        filename=f"head-view-{name}",
+    )
+    with st.container(key="head_view"):
+        st.iframe(page, height=head_view_height(len(queries), len(keys), font_size), alt="Head view")
+    st.caption(
+        "Hover a token to see only its lines; click it to pin them, click again to unpin; click a head in "
+        "the legend to hide its lines. Download PNG below the view."
+    )
+
+
 def attention_explorer(
     checkpoint: app_checkpoints.Checkpoint, translation: Translation, default_layer: int, default_heads: list[int]
 ) -> tuple[str, int, int | str]:
@@ -118,68 +177,19 @@ def attention_explorer(
     n_layers = checkpoint.translator.config.layers(kind)
     layer = app_views.layer_picker("Layer", n_layers, "layer", default_layer, layer_column)
     head = app_views.head_picker(n_heads, "head", container=head_column)
-    head_index = app_views.head_index(head)
 
     weights = translation.attention[kind].numpy()
     queries, keys = query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
-    name = f"{kind}-layer{layer + 1}"
     map_column, head_view_column = st.columns(2)
     with map_column:
-        app_present.plotly_chart(
-            attention_heatmap(
-                head_map(weights, layer, head_index),
-                queries,
-                keys,
-                title=f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head_index)}",
-            ),
-            key="attention_map",
-            filename=f"{name}-head-{app_views.url_value(head)}",
-        )
-        st.download_button(
-            f"Download every {KIND_TITLES[kind].lower()} weight (CSV)",
-            # Built only when clicked: a rerun never pays for it.
-            data=lambda: attention_table(kind, weights, queries, keys).to_csv(index=False),
-            file_name=f"attention-{kind}.csv",
-            mime="text/csv",
-            on_click="ignore",
-            key="download_csv",
-        )
-        if st.button("Open this head inside its layer", key="open_inside", help="The average opens head 1."):
-            st.session_state.update(inside_kind=kind, inside_layer=layer, inside_head=head_index or 0)
-            st.switch_page("app_pages/inside.py")
+        enlarged_map(weights, queries, keys, kind, layer, head)
     with head_view_column:
-        app_url.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
-        heads = st.pills(
-            "Head view: heads",
-            range(n_heads),
-            selection_mode="multi",
-            format_func=lambda h: str(h + 1),
-            key="head_view_heads",
-        )
-        if heads:
-            font_size = app_present.PRESENT_FONT_SIZE if app_present.presenting() else HEAD_VIEW_FONT_SIZE
-            page = head_view_html(
-                weights[layer],
-                app_sidebar.shown_tokens(queries),
-                app_sidebar.shown_tokens(keys),
-                sorted(heads),
-                title=f"Layer {layer + 1}",
-                font_size=font_size,
-                filename=f"head-view-{name}",
-            )
-            with st.container(key="head_view"):
-                st.iframe(page, height=head_view_height(len(queries), len(keys), font_size), alt="Head view")
-            st.caption(
-                "Hover a token to see only its lines; click it to pin them, click again to unpin; click a head in "
-                "the legend to hide its lines. Download PNG below the view."
-            )
-        else:
-            st.info("Pick at least one head for the head view.")
+        head_view(weights[layer], queries, keys, f"{kind}-layer{layer + 1}", default_heads, title=f"Layer {layer + 1}")
 
     st.subheader("Model view: every layer × head")
     st.caption("Click a map to enlarge it above.")
     app_present.plotly_chart(
-        attention_grid(weights, selected=(layer, head_index)),
+        attention_grid(weights, selected=(layer, app_views.head_index(head))),
         key="model_view",
         filename=f"model-view-{kind}",
         on_select=lambda: enlarge_clicked_map(n_layers, n_heads),
