@@ -173,5 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+QUICK_EXIT = ("translate", "evaluate")  # commands that leave nothing behind but what they printed
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if sys.argv[1:2] and sys.argv[1] in QUICK_EXIT:
+        # The interpreter's teardown with torch loaded takes about 0.7 s here (`import torch` alone:
+        # 2.1 s with a normal exit, 1.3 s without), a sixth of translating 2,000 sentences. All
+        # output is written; flush it and leave without the teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
