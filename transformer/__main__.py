@@ -28,37 +28,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m transformer", description="Train, run and score the from-scratch Transformer.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = commands.add_parser(
+    translate = commands.add_parser(
         "translate", help="translate TEXT arguments, an --input file, or stdin, one sentence per line"
     )
-    t.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. checkpoints/en-de")
-    t.add_argument("--beam-size", type=_positive, help="1 = greedy (default: the checkpoint's setting)")
-    t.add_argument("--max-len", type=_positive, help="maximum output tokens")
-    t.add_argument("--input", type=Path, help="a file of sentences, one per line (plain text)")
-    t.add_argument("--batch-tokens", type=_positive, default=BATCH_TOKENS, help="source tokens per batch (x beam size)")
-    _add_runtime_options(t)
-    t.add_argument("text", nargs="*", help="sentences to translate (none: read --input or stdin)")
+    translate.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. checkpoints/en-de")
+    translate.add_argument("--beam-size", type=_positive, help="1 = greedy (default: the checkpoint's setting)")
+    translate.add_argument("--max-len", type=_positive, help="maximum output tokens")
+    translate.add_argument("--input", type=Path, help="a file of sentences, one per line (plain text)")
+    translate.add_argument(
+        "--batch-tokens", type=_positive, default=BATCH_TOKENS, help="source tokens per batch (x beam size)"
+    )
+    _add_runtime_options(translate)
+    translate.add_argument("text", nargs="*", help="sentences to translate (none: read --input or stdin)")
 
-    tr = commands.add_parser("train", help="train (or resume) a recipe from configs/")
-    tr.add_argument("recipe", type=Path, help="e.g. configs/toy-reverse.toml")
-    tr.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="where relative data paths start")
-    tr.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
-    tr.add_argument("--no-progress", action="store_true")
-    tr.add_argument("--precision", choices=TRAINING_PRECISIONS, help="override the recipe's [train] precision")
-    tr.add_argument("--threads", type=_positive, help="override the recipe's [train] threads")
+    train = commands.add_parser("train", help="train (or resume) a recipe from configs/")
+    train.add_argument("recipe", type=Path, help="e.g. configs/toy-reverse.toml")
+    train.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="where relative data paths start")
+    train.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--precision", choices=TRAINING_PRECISIONS, help="override the recipe's [train] precision")
+    train.add_argument("--threads", type=_positive, help="override the recipe's [train] threads")
 
-    x = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
-    x.add_argument("recipe", type=Path)
-    x.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    x.add_argument("--no-progress", action="store_true")
+    export = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
+    export.add_argument("recipe", type=Path)
+    export.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    export.add_argument("--no-progress", action="store_true")
 
-    e = commands.add_parser("evaluate", help="score a checkpoint on a source file against references (JSON)")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--src", required=True, type=Path, help="one sentence per line (plain or .gz)")
-    e.add_argument("--ref", required=True, type=Path, help="references, line by line")
-    e.add_argument("--beam-size", type=_positive)
-    e.add_argument("--no-progress", action="store_true")
-    _add_runtime_options(e)
+    evaluate = commands.add_parser("evaluate", help="score a checkpoint on a source file against references (JSON)")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--src", required=True, type=Path, help="one sentence per line (plain or .gz)")
+    evaluate.add_argument("--ref", required=True, type=Path, help="references, line by line")
+    evaluate.add_argument("--beam-size", type=_positive)
+    evaluate.add_argument("--no-progress", action="store_true")
+    _add_runtime_options(evaluate)
     return parser
 
 
