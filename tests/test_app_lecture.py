@@ -93,6 +93,8 @@ def test_every_step_shows_its_page_in_its_view_with_its_narrative(number):
         assert state["kind"] == params["kind"]
         assert state["layer"] == int(params["layer"]) - 1
         assert state["head"] == ("avg" if params["head"] == "avg" else int(params["head"]) - 1)
+    if page == "compare":
+        assert state["compare_ckpts"] == params["ckpts"].split(",")
     assert app.query_params["step"] == str(number) and app.query_params["present"] == "1"
 
 

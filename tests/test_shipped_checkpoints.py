@@ -90,7 +90,7 @@ def test_the_fused_cached_path_picks_the_explicit_paths_tokens(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_int8_translates_every_sentence_within_a_bleu_point_of_fp32(name):
-    pairs = load_dev_sample(CHECKPOINTS / name)[:40]
+    pairs = load_dev_sample(CHECKPOINTS / name)  # all 100: on 40, one changed sentence moved BLEU by 2
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
     scores = {}
     for precision in ("fp32", "int8"):

@@ -35,6 +35,7 @@ from .checkpoint import (
     atomic_write,
     check_tensors,
     load_dev_sample,
+    load_model,
     read_tensors,
     replace_folder,
     save_checkpoint,
@@ -645,8 +646,11 @@ class TrainingRun:
         shutil.copyfile(self.run_dir / "training_log.csv", output / "training_log.csv")
         write_dev_sample(output, self.dev_pairs[:: max(1, len(self.dev_pairs) // SAMPLE_SIZE)][:SAMPLE_SIZE])
         self._export_probes(output)
-        # Scored on the training device: a GPU run should not wait for the CPU here.
-        translator = Translator(model.to(self.dist.device), self.tokenizer, info)
+        # Scored as shipped (the weights read back: stored in float16, they score a little
+        # differently from the fp32 average), on the training device: a GPU run should not wait
+        # for the CPU here.
+        shipped, _, _ = load_model(output)
+        translator = Translator(shipped.to(self.dist.device), self.tokenizer, info)
         metrics = {}
         # The dev score covers the same slice as the dev loss; test sets are scored whole.
         sets = {"dev": self.dev_pairs[: self.settings.dev_loss_sentences]}
