@@ -5,7 +5,14 @@ import torch
 
 from conftest import random_ids, tiny_config
 from transformer import Transformer
-from transformer.decoding import beam_search, best_path, greedy_decode, length_penalty, next_token_log_probs
+from transformer.decoding import (
+    argmax_last,
+    beam_search,
+    best_path,
+    greedy_decode,
+    length_penalty,
+    next_token_log_probs,
+)
 
 
 @pytest.fixture
@@ -161,3 +168,15 @@ def test_beam_tree_best_path_is_the_beam_output(model):
         assert sum(node.status == "kept" for node in nodes) <= 3
         scores = [node.score for node in nodes]
         assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("vocab_size", [8000, 96, 97, 5])  # blocks of 125, of 96, none (prime), none (small)
+def test_blockwise_argmax_is_torchs_argmax_ties_included(vocab_size):
+    scores = torch.randn(64, vocab_size)
+    assert torch.equal(argmax_last(scores), scores.argmax(dim=-1))
+    # Ties: the first of equal maxima wins, also when they lie in different blocks.
+    rounded = (scores * 2).round()  # many equal values
+    rounded[:, -1] = rounded.max() + 1
+    rounded[:32, 0] = rounded.max()
+    assert torch.equal(argmax_last(rounded), rounded.argmax(dim=-1))
+    assert argmax_last(rounded)[:32].eq(0).all() and argmax_last(rounded)[32:].eq(vocab_size - 1).all()

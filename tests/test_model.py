@@ -127,6 +127,21 @@ def test_tied_embeddings_share_one_matrix():
         ModelConfig(src_vocab_size=10, tgt_vocab_size=11, tie_embeddings=True)
 
 
+@pytest.mark.parametrize("tie", [True, False])
+def test_a_model_from_saved_weights_computes_what_the_original_computes(tie):
+    original = Transformer(tiny_config(tgt_vocab_size=23, tie_embeddings=tie)).eval()
+    saved = {name: t.clone() for name, t in original.state_dict().items()}
+    if tie:  # a checkpoint holds tied weights once
+        saved = {k: v for k, v in saved.items() if k not in ("tgt_embed.table.weight", "generator.weight")}
+    rebuilt = Transformer.from_weights(original.config, saved).eval()
+    src, tgt = random_ids(2, 5, 23), random_ids(2, 4, 23)
+    torch.testing.assert_close(rebuilt(src, tgt), original(src, tgt), rtol=0, atol=0)
+    assert (rebuilt.generator.weight is rebuilt.src_embed.weight) == tie
+    assert all(p.requires_grad and not p.is_meta for p in rebuilt.parameters())
+    with pytest.raises(ValueError, match="no weights given for .*w1"):
+        Transformer.from_weights(original.config, {k: v for k, v in saved.items() if "w1" not in k})
+
+
 def test_embeddings_are_scaled_by_sqrt_d_model():
     model = Transformer(tiny_config())
     ids = random_ids(1, 4, 23)

@@ -50,6 +50,7 @@ def fake_cpu_times(monkeypatch, idle_fraction: float) -> None:
     """/proc/stat as if the cores were idle this fraction of the sampling window."""
     readings = iter([(0, 0), (int(1000 * idle_fraction), 1000)])
     monkeypatch.setattr(threads, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(threads, "_own_cpu_seconds", lambda: 0.0)  # this process was idle meanwhile
 
 
 def test_threads_follow_the_idle_cores(monkeypatch):
@@ -68,6 +69,28 @@ def test_threads_follow_the_idle_cores(monkeypatch):
         assert idle_cores() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_sampling_window_spent_loading_does_not_count_our_own_work(monkeypatch):
+    """The CLI measures the idle cores while it loads the checkpoint: the cores it kept busy
+    itself are not load, another process's are."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    clock, stat, own = [0.0], [(0, 0)], [0.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    monkeypatch.setattr(threads, "_cpu_times", lambda: stat[0])
+    monkeypatch.setattr(threads, "_own_cpu_seconds", lambda: own[0])
+    for ours, others, expected in ((1.5, 0.0, 2), (1.0, 1.0, 1), (0.0, 2.0, 1)):
+        window = threads.CoreSample()
+        clock[0] += 0.4  # loading ...
+        own[0] += ours * 0.4
+        stat[0] = (stat[0][0] + int(100 * 0.4 * (2 - ours - others)), stat[0][1] + int(100 * 0.4 * 2))
+        before_wall = clock[0]
+        assert idle_cores(since=window) == expected
+        assert clock[0] == before_wall  # the load lasted longer than the window: no waiting
+    window = threads.CoreSample()
+    assert idle_cores(window=0.1, since=window) == 2 and clock[0] - window.wall == pytest.approx(0.1)
 
 
 def test_the_governor_gives_cores_to_other_work_and_takes_them_back(monkeypatch):

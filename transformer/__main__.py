@@ -89,12 +89,15 @@ def repaired(argument: str) -> str:
 
 
 def cmd_translate(args) -> None:
+    from .allocator import keep_freed_memory
     from .evaluation import translate_all
-    from .threads import configure_threads
+    from .threads import CoreSample, configure_threads
     from .translator import load_checkpoint
 
-    configure_threads(args.threads)
+    keep_freed_memory()
+    load_window = CoreSample()
     translator = load_checkpoint(args.checkpoint, args.precision)
+    configure_threads(args.threads, since=load_window)  # the load was the sampling window: no wait
     translate = lambda texts: translate_all(translator, texts, args.beam_size, args.max_len, args.batch_tokens)
     if args.text:
         texts = [repaired(text) for text in args.text]
@@ -111,8 +114,10 @@ def cmd_translate(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .allocator import keep_freed_memory
     from .training import Recipe, train
 
+    keep_freed_memory()
     if not args.recipe.is_file():
         raise FileNotFoundError(f"{args.recipe}: recipe not found")
     recipe = Recipe.load(args.recipe)
@@ -135,13 +140,16 @@ def cmd_export(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from .allocator import keep_freed_memory
     from .data import ReadStats, read_lines
     from .evaluation import evaluate
-    from .threads import configure_threads
+    from .threads import CoreSample, configure_threads
     from .translator import load_checkpoint
 
-    configure_threads(args.threads)
+    keep_freed_memory()
+    load_window = CoreSample()
     translator = load_checkpoint(args.checkpoint, args.precision)
+    configure_threads(args.threads, since=load_window)
     sources, references = (read_lines(path, ReadStats()) for path in (args.src, args.ref))
     if len(sources) != len(references):
         raise ValueError(f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}")

@@ -219,9 +219,7 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
     with torch.device("meta"):  # shapes only: sizes the file does not back are never allocated
         skeleton = Transformer(model_config)
     check_tensors(weights_path, tensors, skeleton, f"does it match {CONFIG_FILE}?")
-    model = Transformer(model_config)
-    model.load_state_dict(tensors, strict=False)
-    return model.eval(), tokenizer, config
+    return Transformer.from_weights(model_config, tensors).eval(), tokenizer, config
 
 
 @dataclass

@@ -7,6 +7,7 @@ the model produced one.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 
@@ -19,6 +20,27 @@ def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
     logits = logits.float()
     logits[:, [config.pad_id, config.bos_id]] = float("-inf")
     return logits
+
+
+@cache
+def _block_width(vocab_size: int) -> int | None:
+    """The widest divisor of the vocabulary size in 16..128, if any."""
+    return next((width for width in range(128, 15, -1) if vocab_size % width == 0), None)
+
+
+def argmax_last(scores: torch.Tensor) -> torch.Tensor:
+    """scores.argmax(dim=-1) for (N, V) scores, the same index (the first of equal maxima), found
+    block by block: torch's argmax is not vectorised on the CPU (3.5 ms for 512 x 8000 logits)
+    while amax is (0.1 ms). Split V into blocks, find the block holding the maximum, then the
+    maximum inside that block: 0.5 ms in all (issue #11)."""
+    rows, vocab_size = scores.shape
+    width = _block_width(vocab_size)
+    if width is None:
+        return scores.argmax(dim=-1)
+    blocks = scores.view(rows, vocab_size // width, width)  # (N, V / width, width)
+    best_block = blocks.amax(dim=-1).argmax(dim=-1)  # (N,): the first block reaching the maximum
+    inside = blocks[torch.arange(rows, device=scores.device), best_block].argmax(dim=-1)  # (N,)
+    return best_block * width + inside
 
 
 def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
@@ -82,7 +104,7 @@ def greedy_decode(
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(forced, longest):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
-        token = emittable_logits(model, logits[:, -1]).argmax(dim=-1)  # (live,): log_softmax keeps the order
+        token = argmax_last(emittable_logits(model, logits[:, -1]))  # (live,): log_softmax keeps the order
         unfinished = ~finished
         outputs[rows[unfinished], step] = token[unfinished]
         finished |= (token == config.eos_id) | (row_limits <= step + 1)

@@ -21,7 +21,7 @@ class FeedForward(nn.Module):
         self.w2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(torch.relu(self.w1(x)))  # (B, T, D)
+        return self.w2(torch.relu_(self.w1(x)))  # (B, T, D); in place: w1's backward needs x, not its output
 
 
 class Residual(nn.Module):

@@ -44,46 +44,59 @@ def _own_cpu_seconds() -> float:
     return times.user + times.system
 
 
-def idle_cores(window: float = 0.1) -> int:
-    """Cores this process may use that were idle over the last `window` seconds, at least 1.
-    Without /proc/stat: the cores minus the 1-minute load average."""
-    before = _cpu_times()
-    if before is None:
+class CoreSample:
+    """The machine's CPU counters and this process's CPU time, read now; a later sample tells
+    how many cores the *other* processes kept busy in between. Our own threads are busy too, so
+    the load they add (this process's CPU time over the interval) is taken off."""
+
+    def __init__(self):
+        self.wall, self.stat, self.own = time.monotonic(), _cpu_times(), _own_cpu_seconds()
+
+    def others_busy(self, later: "CoreSample") -> float | None:
+        """Cores busy with other work between this sample and `later`; None without /proc/stat."""
+        elapsed = later.wall - self.wall
+        if self.stat is None or later.stat is None or elapsed <= 0:
+            return None
+        return max(0.0, _busy_cores(self.stat, later.stat) - (later.own - self.own) / elapsed)
+
+
+def idle_cores(window: float = 0.1, since: CoreSample | None = None) -> int:
+    """Cores this process may use that other work left idle over at least the last `window`
+    seconds, at least 1; counted from `since` when given, so the wait can overlap other work (the
+    CLI loads its checkpoint meanwhile). Without /proc/stat: the cores minus the 1-minute load average."""
+    start = since or CoreSample()
+    if start.stat is None:
         return _free(os.getloadavg()[0])
-    time.sleep(window)
-    return _free(_busy_cores(before, _cpu_times()))
+    time.sleep(max(0.0, window - (time.monotonic() - start.wall)))
+    others = start.others_busy(CoreSample())
+    return _free(others) if others is not None else _free(os.getloadavg()[0])
 
 
-def configure_threads(requested: int | None = None) -> int:
-    """Set torch's intra-op threads to `requested` (when > 0) or to the idle cores; return it."""
-    threads = requested if requested and requested > 0 else idle_cores()
+def configure_threads(requested: int | None = None, since: CoreSample | None = None) -> int:
+    """Set torch's intra-op threads to `requested` (when > 0) or to the idle cores (measured from
+    `since`, see idle_cores); return it."""
+    threads = requested if requested and requested > 0 else idle_cores(since=since)
     torch.set_num_threads(threads)
     return threads
 
 
 class ThreadGovernor:
     """For a long job (training): every `every` seconds, set torch's threads to the cores that
-    the *other* processes leave free. Our own threads are busy too, so the load they add (this
-    process's CPU time over the same interval) is taken off before deciding."""
+    the *other* processes leave free (see CoreSample)."""
 
     def __init__(self, every: float = 20.0):
         self.every = every
-        self._mark()
-
-    def _mark(self) -> None:
-        self.wall, self.stat, self.own = time.monotonic(), _cpu_times(), _own_cpu_seconds()
+        self.sample = CoreSample()
 
     def check(self) -> int:
         """The thread count to use now; changed (and set in torch) when the load changed."""
-        elapsed = time.monotonic() - self.wall
-        if self.stat is None or elapsed < self.every:
+        if self.sample.stat is None or time.monotonic() - self.sample.wall < self.every:
             return torch.get_num_threads()
-        before, own_before = self.stat, self.own
-        self._mark()
-        if self.stat is None:
+        before, self.sample = self.sample, CoreSample()
+        others = before.others_busy(self.sample)
+        if others is None:
             return torch.get_num_threads()
-        others = _busy_cores(before, self.stat) - (self.own - own_before) / max(elapsed, 1e-9)
-        threads = _free(max(others, 0.0))
+        threads = _free(others)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
         return threads
