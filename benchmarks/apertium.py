@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from transformer import load_checkpoint  # noqa: E402
+from transformer.allocator import keep_freed_memory  # noqa: E402
 from transformer.evaluation import score, translate_all  # noqa: E402
 from transformer.training import Recipe, load_split  # noqa: E402
 
@@ -66,6 +67,7 @@ def main() -> int:
         print(f"error: {args.recipe} defines no [data.test] tatoeba_test split", file=sys.stderr)
         return 2
     pairs = load_split(specs, args.data_dir)[0][: args.limit]
+    keep_freed_memory()  # as the CLI does
     sources, references = [s for s, _ in pairs], [t for _, t in pairs]
 
     start = time.perf_counter()

@@ -4,8 +4,10 @@
                                      [--length T] [--sentences N] [--skip-cli] [--json FILE]
 
 1. Training step (forward + backward) and eval forward against torch.nn.Transformer with the
-   same embeddings and output layer (fp32), and our bf16 autocast step against our fp32 one.
-2. Greedy decoding of 40 tokens with the key/value cache against recomputing the prefix.
+   same embeddings and output layer (fp32), and our bf16 autocast step against our fp32 one; the
+   training step at --batch x --length and at the recipes' 4,096-token batches (128 x 32).
+2. Greedy decoding of 40 tokens with the key/value cache against recomputing the prefix, for one
+   sentence and for a batch of 16.
 3. Batch translation with the shipped checkpoint (checkpoints/en-de): sentences/s for fp32,
    bf16 and int8 greedy decoding and the checkpoint's default beam, on everyday English
    sentences (Tatoeba, from ../shared/data; the shipped dev sample when that is absent).
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from transformer import ModelConfig, Transformer, load_checkpoint  # noqa: E402
+from transformer.allocator import keep_freed_memory  # noqa: E402
 from transformer.checkpoint import load_dev_sample  # noqa: E402
 from transformer.decoding import greedy_decode, next_token_log_probs  # noqa: E402
 from transformer.evaluation import translate_all  # noqa: E402
@@ -95,18 +98,16 @@ def naive_greedy(model: Transformer, src: torch.Tensor, steps: int) -> None:
         prefix = torch.cat([prefix, next_token_log_probs(model, logits).argmax(-1, keepdim=True)], dim=1)
 
 
-def model_figures(args, device: torch.device, results: dict) -> None:
-    torch.manual_seed(0)
-    config = ModelConfig(
-        8000, 8000, d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, tie_embeddings=True
-    )
-    ours = Transformer(config).to(device)
-    ref = Reference(ours).to(device)
-    shape = (args.batch, args.length)
-    src, tgt = torch.randint(3, 8000, shape, device=device), torch.randint(3, 8000, shape, device=device)
-    tokens = 2 * args.batch * args.length
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{where}; d_model 256, 3+3 layers, 4 heads, vocab 8000; batch {args.batch} x {args.length} tokens")
+RECIPE_BATCH = (128, 32)  # 4,096 tokens a side: the batches configs/en-es.toml and en-fr.toml train with
+
+
+def random_batch(shape: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randint(3, 8000, shape, device=device), torch.randint(3, 8000, shape, device=device)
+
+
+def training_figures(ours, ref, shape: tuple[int, int], repeats: int, device: torch.device) -> dict:
+    """Forward + backward of ours (fp32 and bf16 autocast) and of the reference on one batch."""
+    src, tgt = random_batch(shape, device)
 
     def train_step(model, precision="fp32"):
         def step():
@@ -117,6 +118,39 @@ def model_figures(args, device: torch.device, results: dict) -> None:
 
         return step
 
+    ours.train(), ref.train()
+    ms = interleaved_ms(
+        {"ours": train_step(ours), "ours_bf16": train_step(ours, "bf16"), "reference": train_step(ref)}, repeats, device
+    )
+    rate = {name: 2 * shape[0] * shape[1] / (value / 1000) for name, value in ms.items()}
+    print(
+        f"training step, batch {shape[0]} x {shape[1]}: ours {ms['ours']:7.1f} ms  nn.Transformer "
+        f"{ms['reference']:7.1f} ms  tokens/s ratio {rate['ours'] / rate['reference']:.2f}x;  bf16 "
+        f"{ms['ours_bf16']:7.1f} ms = {rate['ours_bf16'] / rate['ours']:.2f}x fp32 tokens/s"
+    )
+    return {
+        "batch": list(shape),
+        "ms": ms,
+        "tokens_per_s": rate,
+        "vs_nn_transformer": rate["ours"] / rate["reference"],
+        "bf16_vs_fp32": rate["ours_bf16"] / rate["ours"],
+    }
+
+
+def model_figures(args, device: torch.device, results: dict) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        8000, 8000, d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, tie_embeddings=True
+    )
+    ours = Transformer(config).to(device)
+    ref = Reference(ours).to(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"{where}; d_model 256, 3+3 layers, 4 heads, vocab 8000")
+    shape = (args.batch, args.length)
+    results["training_step"] = training_figures(ours, ref, shape, args.repeats, device)
+    results["training_step_recipe_batch"] = training_figures(ours, ref, RECIPE_BATCH, max(1, args.repeats // 2), device)
+    src, tgt = random_batch(shape, device)
+
     def forward(model):
         def run():
             with torch.inference_mode():
@@ -124,24 +158,6 @@ def model_figures(args, device: torch.device, results: dict) -> None:
 
         return run
 
-    ours.train(), ref.train()
-    ms = interleaved_ms(
-        {"ours": train_step(ours), "ours_bf16": train_step(ours, "bf16"), "reference": train_step(ref)},
-        args.repeats,
-        device,
-    )
-    rate = {name: tokens / (value / 1000) for name, value in ms.items()}
-    results["training_step"] = {
-        "ms": ms,
-        "tokens_per_s": rate,
-        "vs_nn_transformer": rate["ours"] / rate["reference"],
-        "bf16_vs_fp32": rate["ours_bf16"] / rate["ours"],
-    }
-    print(
-        f"training step   ours {ms['ours']:7.1f} ms  nn.Transformer {ms['reference']:7.1f} ms  "
-        f"tokens/s ratio {rate['ours'] / rate['reference']:.2f}x;  bf16 {ms['ours_bf16']:7.1f} ms = "
-        f"{rate['ours_bf16'] / rate['ours']:.2f}x fp32 tokens/s"
-    )
     ours.eval(), ref.eval()
     ms = interleaved_ms({"ours": forward(ours), "reference": forward(ref)}, args.repeats, device)
     results["eval_forward"] = {"ms": ms, "vs_nn_transformer": ms["reference"] / ms["ours"]}
@@ -149,17 +165,26 @@ def model_figures(args, device: torch.device, results: dict) -> None:
         f"eval forward    ours {ms['ours']:7.1f} ms  nn.Transformer {ms['reference']:7.1f} ms  speed ratio {ms['reference'] / ms['ours']:.2f}x"
     )
 
-    steps, one = 40, src[:1]
-    with torch.inference_mode():
-        ms = interleaved_ms(
-            {"cached": lambda: greedy_decode(ours, one, steps), "recompute": lambda: naive_greedy(ours, one, steps)},
-            args.repeats,
-            device,
+    # One sentence, where every step mostly reads the weights (19 MB at this size) whichever way
+    # it is computed, and a batch of 16, where the work the cache saves shows.
+    steps = 40
+    for rows in (1, 16):
+        batch = src[:rows]
+        with torch.inference_mode():
+            ms = interleaved_ms(
+                {
+                    "cached": lambda batch=batch: greedy_decode(ours, batch, steps),
+                    "recompute": lambda batch=batch: naive_greedy(ours, batch, steps),
+                },
+                args.repeats if rows == 1 else max(1, args.repeats // 3),
+                device,
+            )
+        key = "kv_cache" if rows == 1 else f"kv_cache_batch_{rows}"
+        results[key] = {"ms": ms, "speedup": ms["recompute"] / ms["cached"], "tokens": steps, "sentences": rows}
+        print(
+            f"greedy {steps} tokens, {rows} sentence(s): KV cache {ms['cached']:.1f} ms, recompute prefix "
+            f"{ms['recompute']:.1f} ms, {ms['recompute'] / ms['cached']:.1f}x"
         )
-    results["kv_cache"] = {"ms": ms, "speedup": ms["recompute"] / ms["cached"], "tokens": steps}
-    print(
-        f"greedy {steps} tokens: KV cache {ms['cached']:.1f} ms, recompute prefix {ms['recompute']:.1f} ms, {ms['recompute'] / ms['cached']:.1f}x"
-    )
 
 
 def everyday_sentences(count: int) -> tuple[list[str], str]:
@@ -255,6 +280,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     args.threads = configure_threads(args.threads)
+    keep_freed_memory()  # as the CLI and the trainer do
     warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")  # nn.Transformer's fast path
     results = {"threads": args.threads, "device": str(device), "cpu_count": os.cpu_count()}
     model_figures(args, device, results)
