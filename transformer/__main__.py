@@ -88,16 +88,28 @@ def repaired(argument: str) -> str:
     return argument.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def cmd_translate(args) -> None:
+def load_translator(args):
+    """The checkpoint of translate/evaluate, ready to run: freed memory kept in the process, and
+    torch's threads set to --threads before the load, or else to the cores left idle while it loaded
+    (the load is the sampling window: no wait)."""
     from .allocator import keep_freed_memory
-    from .evaluation import translate_all
     from .threads import CoreSample, configure_threads
     from .translator import load_checkpoint
 
     keep_freed_memory()
+    if args.threads:
+        configure_threads(args.threads)
     load_window = CoreSample()
     translator = load_checkpoint(args.checkpoint, args.precision)
-    configure_threads(args.threads, since=load_window)  # the load was the sampling window: no wait
+    if not args.threads:
+        configure_threads(since=load_window)
+    return translator
+
+
+def cmd_translate(args) -> None:
+    from .evaluation import translate_all
+
+    translator = load_translator(args)
     translate = lambda texts: translate_all(translator, texts, args.beam_size, args.max_len, args.batch_tokens)
     if args.text:
         texts = [repaired(text) for text in args.text]
@@ -140,16 +152,10 @@ def cmd_export(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .allocator import keep_freed_memory
     from .data import ReadStats, read_lines
     from .evaluation import evaluate
-    from .threads import CoreSample, configure_threads
-    from .translator import load_checkpoint
 
-    keep_freed_memory()
-    load_window = CoreSample()
-    translator = load_checkpoint(args.checkpoint, args.precision)
-    configure_threads(args.threads, since=load_window)
+    translator = load_translator(args)
     sources, references = (read_lines(path, ReadStats()) for path in (args.src, args.ref))
     if len(sources) != len(references):
         raise ValueError(f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}")
