@@ -75,7 +75,7 @@ COMPARE = (
         "Compound",
         "The children are playing football in the school yard.",
         "German joins “school yard” into one word (Schulhof) and puts the place before the object; French "
-        "and Spanish keep only “yard” (la cour, el patio): “school” gets no word of its own.",
+        "and Spanish keep only “yard” (le jardin, el patio): “school” gets no word of its own.",
     ),
     Example(
         "Elision",
