@@ -28,6 +28,13 @@ def fresh_seed():
     return seed
 
 
+@pytest.fixture
+def fused_kernel(monkeypatch):
+    """Attention without maps through torch's fused kernel at every length: on the CPU the
+    written-out products serve the short sequences tests use (transformer.attention)."""
+    monkeypatch.setattr("transformer.attention.CPU_WRITTEN_OUT_KEYS", 0)
+
+
 def tiny_config(**overrides) -> ModelConfig:
     values = dict(
         src_vocab_size=23,

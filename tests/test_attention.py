@@ -4,8 +4,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import random_ids
-from transformer.attention import MultiHeadAttention, scaled_dot_product_attention
+from transformer.attention import CPU_WRITTEN_OUT_KEYS, MultiHeadAttention, scaled_dot_product_attention
 from transformer.masks import look_ahead_mask, padding_mask
+
+SDPA = F.scaled_dot_product_attention
 
 
 def copy_into_reference(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
@@ -72,20 +74,25 @@ def test_rejects_indivisible_heads():
         MultiHeadAttention(30, 4)
 
 
+@pytest.mark.parametrize("keys", [9, CPU_WRITTEN_OUT_KEYS + 7])  # written out on the CPU, then the kernel
 @pytest.mark.parametrize("mask_kind", ["none", "padding", "look-ahead"])
-def test_fused_path_equals_the_reference(mask_kind):
-    """need_weights=False (torch's fused scaled_dot_product_attention) computes what Eq. 1 written
-    out computes, masks and head gates included."""
+def test_fused_path_equals_the_reference(mask_kind, keys, monkeypatch):
+    """need_weights=False (torch's fused scaled_dot_product_attention where it is faster) computes
+    what Eq. 1 written out computes, masks and head gates included."""
+    kernel_calls = []
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: kernel_calls.append(1) or SDPA(*a, **k))
     mha = MultiHeadAttention(32, 4).eval()
-    query, source = torch.randn(3, 6, 32), torch.randn(3, 9, 32)
+    query, source = torch.randn(3, keys - 3, 32), torch.randn(3, keys, 32)
     if mask_kind == "look-ahead":
-        source, mask = query, look_ahead_mask(6)
+        source, mask = torch.randn(3, keys, 32), look_ahead_mask(keys)
+        query = source
     else:
-        mask = None if mask_kind == "none" else padding_mask(random_ids(3, 9, 20, pad_to=[9, 4, 1]), 0)
+        mask = None if mask_kind == "none" else padding_mask(random_ids(3, keys, 20, pad_to=[keys, 4, 1]), 0)
     gate = torch.rand(4)
     reference, weights = mha(query, source, mask, gate)
     fused, no_weights = mha(query, source, mask, gate, need_weights=False)
     assert weights is not None and no_weights is None
+    assert len(kernel_calls) == (keys > CPU_WRITTEN_OUT_KEYS)
     torch.testing.assert_close(fused, reference, atol=1e-5, rtol=0)
 
 

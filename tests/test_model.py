@@ -156,7 +156,7 @@ def test_config_round_trip_and_unknown_fields():
 
 
 @pytest.mark.parametrize("pre_norm", [False, True])
-def test_fused_forward_equals_the_explicit_one(pre_norm):
+def test_fused_forward_equals_the_explicit_one(pre_norm, fused_kernel):
     """forward (fused attention, no maps) and forward_with_attention (Eq. 1 written out)."""
     model = Transformer(tiny_config(pre_norm=pre_norm)).eval()
     randomise_norms(model)
@@ -167,7 +167,7 @@ def test_fused_forward_equals_the_explicit_one(pre_norm):
     torch.testing.assert_close(model(src, tgt), explicit, atol=1e-5, rtol=0)
 
 
-def test_training_on_either_path_gives_the_same_losses():
+def test_training_on_either_path_gives_the_same_losses(fused_kernel):
     """Seeded training steps without dropout: the fused path and the explicit path learn alike."""
     config = tiny_config(dropout=0.0)
     fused = Transformer(config).train()

@@ -14,9 +14,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import transformer.training
-from conftest import ROOT
-from transformer import CheckpointError, load_checkpoint
-from transformer.objective import label_smoothed_loss, learning_rate
+from conftest import ROOT, random_ids, tiny_config
+from transformer import CheckpointError, Transformer, load_checkpoint
+from transformer.objective import label_smoothed_loss, learning_rate, output_layer_loss
+from transformer.precision import autocast
 from transformer.training import Recipe, TrainingRun, train
 
 RECIPE_TOML = """
@@ -107,6 +108,43 @@ def test_label_smoothed_loss_by_hand():
     assert loss.item() == pytest.approx(0.9 * nll + 0.1 * uniform, abs=1e-5)
     reference = torch.nn.functional.cross_entropy(logits[0], target[0], ignore_index=0, label_smoothing=0.1)
     assert loss.item() == pytest.approx(reference.item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_output_layer_loss_equals_the_loss_on_full_logits(smoothing, monkeypatch):
+    """Chunked (three rows at a time here), pads skipped, gradients made in the forward pass:
+    the same loss, NLL, token count and gradients as label_smoothed_loss on hidden @ W^T."""
+    monkeypatch.setattr("transformer.objective.CHUNK_LOGITS", 3 * 37)
+    hidden = torch.randn(3, 5, 8, requires_grad=True)
+    weight = torch.randn(37, 8, requires_grad=True)
+    target = random_ids(3, 5, 37, pad_to=[5, 2, 4])
+    expected = label_smoothed_loss(hidden @ weight.t(), target, smoothing, pad_id=0)
+    expected[0].backward()
+    grads = hidden.grad.clone(), weight.grad.clone()
+    hidden.grad = weight.grad = None
+    got = output_layer_loss(hidden, weight, target, smoothing, pad_id=0)
+    (got[0] * 1.0).backward()
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b.to(a.dtype))
+    torch.testing.assert_close(hidden.grad, grads[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(weight.grad, grads[1], atol=1e-5, rtol=1e-5)
+    assert hidden.grad[1, 2:].abs().sum() == 0  # pad positions get no gradient
+
+
+def test_the_model_computes_its_training_loss_without_full_logits():
+    """model(src, tgt, targets=...) is label_smoothed_loss(model(src, tgt), ...), also in bf16
+    autocast, and without gradients (dev loss) it makes none."""
+    model = Transformer(tiny_config(dropout=0.0, src_vocab_size=50, tgt_vocab_size=50, tie_embeddings=True)).train()
+    src, tgt = random_ids(4, 7, 50, pad_to=[7, 3, 5, 6]), random_ids(4, 6, 50, pad_to=[6, 6, 2, 4])
+    targets = tgt.roll(-1, 1)
+    loss, nll, count = model(src, tgt, targets=targets, smoothing=0.1)
+    expected = label_smoothed_loss(model(src, tgt), targets, 0.1, model.config.pad_id)
+    torch.testing.assert_close((loss, nll, count), expected, atol=1e-4, rtol=1e-5)
+    with autocast("bf16", torch.device("cpu")):
+        bf16 = model(src, tgt, targets=targets, smoothing=0.1)[0]
+    assert bf16.requires_grad and abs(bf16.item() - loss.item()) < 0.05 * loss.item()
+    with torch.no_grad():
+        assert model(src, tgt, targets=targets, smoothing=0.1)[0].item() == pytest.approx(loss.item(), rel=1e-6)
 
 
 def test_tiny_run_learns_and_exports(tmp_path):

@@ -6,8 +6,9 @@ concurrent callers (the app) without one request's maps leaking into another's.
 Two paths compute the same thing. `scaled_dot_product_attention` below is the reference: Eq. 1
 written out, returning the weights every figure of the app shows. When no caller needs the
 weights (training, batch translation, scoring), `MultiHeadAttention.attend` uses PyTorch's fused
-`torch.nn.functional.scaled_dot_product_attention` instead, which never materialises them (except
-for a single query, where the written-out form is faster).
+`torch.nn.functional.scaled_dot_product_attention` instead, which never materialises them, where
+it is the faster of the two: not for a single query (a decoding step), and on the CPU not for
+short sequences, the sentences this project translates.
 """
 
 import math
@@ -16,13 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import Dropout
+
 
 def scaled_dot_product_attention(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
     mask: torch.Tensor | None = None,
-    dropout: nn.Dropout | None = None,
+    dropout: Dropout | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T / sqrt(d_k)) V  (Eq. 1).
 
@@ -40,6 +43,12 @@ def scaled_dot_product_attention(
     return mixing @ v, weights
 
 
+# Where the written-out products beat the fused kernel (2 CPU cores, 4 heads of 64): one query
+# (a decoding step) everywhere, 2x; on the CPU, up to 64 keys: forward and backward 1.3x at 32
+# keys, 1.8x at 12, even at 64; from about 100 keys the kernel wins (1.1x at 128).
+CPU_WRITTEN_OUT_KEYS = 64
+
+
 class MultiHeadAttention(nn.Module):
     """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)."""
 
@@ -53,7 +62,7 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape  # (B, T, D) -> (B, H, T, d_k)
@@ -74,11 +83,11 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, T_q, D) against projected k, v. head_gate (H,) scales each head's output
         before W^O (1 keeps a head, 0 removes it): used for ablation and head importance.
-        need_weights=False takes the fused path and returns None for the weights."""
+        need_weights=False takes the faster path for the shapes (CPU_WRITTEN_OUT_KEYS) and returns None
+        for the weights."""
         q = self.split_heads(self.q_proj(query))  # (B, H, T_q, d_k)
-        if need_weights or q.size(2) == 1:
-            # One query (a step of incremental decoding) gains nothing from the fused kernel: on the
-            # CPU it took twice as long as these two small products (benchmarks/model_speed.py).
+        short = q.size(2) == 1 or (q.device.type == "cpu" and k.size(2) <= CPU_WRITTEN_OUT_KEYS)
+        if need_weights or short:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout if self.training else None)
             weights = weights if need_weights else None
         else:

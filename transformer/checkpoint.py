@@ -216,10 +216,9 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
 
     weights_path = folder / WEIGHTS_FILE
     tensors = load_weights(weights_path)
-    with torch.device("meta"):  # shapes only: sizes the file does not back are never allocated
-        skeleton = Transformer(model_config)
+    skeleton = Transformer.skeleton(model_config)  # shapes only: sizes the file does not back are never allocated
     check_tensors(weights_path, tensors, skeleton, f"does it match {CONFIG_FILE}?")
-    return Transformer.from_weights(model_config, tensors).eval(), tokenizer, config
+    return skeleton.assign_weights(tensors).eval(), tokenizer, config
 
 
 @dataclass

@@ -8,6 +8,7 @@ from torch import nn
 
 from .attention import MultiHeadAttention
 from .config import ModelConfig
+from .dropout import Dropout
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, T, d_k)
 
@@ -35,7 +36,7 @@ class Residual(nn.Module):
     def __init__(self, d_model: int, dropout: float, pre_norm: bool):
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.pre_norm = pre_norm
 
     def input(self, x: torch.Tensor) -> torch.Tensor:

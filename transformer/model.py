@@ -10,6 +10,7 @@ from .config import ATTENTION_KINDS, ModelConfig
 from .embeddings import PositionalEncoding, TokenEmbedding, sinusoidal_table
 from .layers import KV, DecoderLayer, EncoderLayer, KVCache
 from .masks import decoder_mask, look_ahead_mask, padding_mask
+from .objective import output_layer_loss
 
 __all__ = ["ATTENTION_KINDS", "DecoderState", "Decoded", "HeadGates", "ModelConfig", "Transformer"]
 
@@ -83,18 +84,28 @@ class Transformer(nn.Module):
             self.generator.weight = self.src_embed.table.weight
 
     @classmethod
-    def from_weights(cls, config: ModelConfig, tensors: dict[str, torch.Tensor]) -> "Transformer":
-        """A model holding `tensors` (its state dict, tied weights once), made without drawing
-        random initial weights first: at en-de's size those took 0.1-0.2 s of every load."""
+    def skeleton(cls, config: ModelConfig) -> "Transformer":
+        """The model's shapes without its numbers (on the meta device): nothing is allocated."""
         with torch.device("meta"):
-            model = cls(config)
-        model.load_state_dict(tensors, strict=False, assign=True)
-        model.positional.table = sinusoidal_table(config.max_len, config.d_model)  # not saved: a function of the sizes
-        model._tie_embeddings()
-        empty = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+            return cls(config)
+
+    def assign_weights(self, tensors: dict[str, torch.Tensor]) -> "Transformer":
+        """Fill a skeleton with `tensors` (its state dict, tied weights once) and return it.
+        No random initial weights are drawn first: at en-de's size those took 0.1-0.2 s of every load."""
+        self.load_state_dict(tensors, strict=False, assign=True)
+        device = next(iter(tensors.values())).device if tensors else None
+        # Not saved: a function of the sizes.
+        self.positional.table = sinusoidal_table(self.config.max_len, self.config.d_model).to(device)
+        self._tie_embeddings()
+        empty = [name for name, t in [*self.named_parameters(), *self.named_buffers()] if t.is_meta]
         if empty:
             raise ValueError(f"no weights given for {', '.join(empty)}")
-        return model
+        return self
+
+    @classmethod
+    def from_weights(cls, config: ModelConfig, tensors: dict[str, torch.Tensor]) -> "Transformer":
+        """A model holding `tensors`, made without drawing random weights (assign_weights)."""
+        return cls.skeleton(config).assign_weights(tensors)
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(
@@ -157,9 +168,11 @@ class Transformer(nn.Module):
         src_mask: torch.Tensor,
         head_gates: HeadGates | None = None,
         need_weights: bool = True,
+        output_layer: bool = True,
     ) -> tuple[torch.Tensor, list[torch.Tensor | None], list[torch.Tensor | None]]:
         """Teacher forcing: every target position at once, padding masked, no cache.
-        tgt_ids (B, T) -> logits (B, T, V), self- and cross-attention weights per layer."""
+        tgt_ids (B, T) -> logits (B, T, V), self- and cross-attention weights per layer.
+        output_layer=False gives the decoder's output (B, T, D) instead of the logits."""
         self_mask = decoder_mask(tgt_ids, self.config.pad_id)
         x = self.positional(self.tgt_embed(tgt_ids))
         self_weights, cross_weights = [], []
@@ -169,7 +182,8 @@ class Transformer(nn.Module):
             x, sw, cw = layer(x, cross_kv, self_mask, src_mask, head_gates=gates, need_weights=need_weights)
             self_weights.append(sw)
             cross_weights.append(cw)
-        return self.generator(self.decoder_norm(x)), self_weights, cross_weights
+        x = self.decoder_norm(x)
+        return self.generator(x) if output_layer else x, self_weights, cross_weights
 
     # -- whole model -----------------------------------------------------------------------
     def forward_with_attention(
@@ -182,7 +196,17 @@ class Transformer(nn.Module):
         maps = {"encoder": enc_weights, "decoder": dec_weights, "cross": cross_weights}
         return logits, {kind: torch.stack(weights, dim=1) for kind, weights in maps.items()}
 
-    def forward(self, src_ids: torch.Tensor, tgt_ids: torch.Tensor) -> torch.Tensor:
-        """Training and scoring: the fused attention path, no maps. -> logits (B, T, V)."""
+    def forward(
+        self, src_ids: torch.Tensor, tgt_ids: torch.Tensor, targets: torch.Tensor | None = None, smoothing: float = 0.0
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training and scoring: the fused attention path, no maps. -> logits (B, T, V).
+
+        With targets (B, T) (tgt_ids shifted left by one), the loss instead of the logits:
+        (label-smoothed loss sum, NLL sum, non-pad tokens), the output layer computed inside the
+        loss in chunks (objective.output_layer_loss: the same numbers, faster).
+        """
         memory, src_mask, _ = self.encode(src_ids, need_weights=False)
-        return self.decode_all(tgt_ids, memory, src_mask, need_weights=False)[0]
+        if targets is None:
+            return self.decode_all(tgt_ids, memory, src_mask, need_weights=False)[0]
+        hidden = self.decode_all(tgt_ids, memory, src_mask, need_weights=False, output_layer=False)[0]
+        return output_layer_loss(hidden, self.generator.weight, targets, smoothing, self.config.pad_id)

@@ -60,7 +60,7 @@ from .data import (
 )
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
-from .objective import label_smoothed_loss, learning_rate
+from .objective import learning_rate
 from .precision import TRAINING_PRECISIONS, autocast
 from .threads import ThreadGovernor, configure_threads
 from .tokenizer import Tokenizer
@@ -431,8 +431,7 @@ class TrainingRun:
             sync = self.ddp is None or j == len(mine) - 1
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
                 with autocast(settings.precision, dist.device):
-                    logits = model(src, tgt[:, :-1])
-                loss, _, count = label_smoothed_loss(logits, tgt[:, 1:], settings.label_smoothing, self.config.pad_id)
+                    loss, _, count = model(src, tgt[:, :-1], targets=tgt[:, 1:], smoothing=settings.label_smoothing)
                 (loss / count / settings.accumulate).backward()
             loss_total += loss.item() / count.item() / settings.accumulate
             tokens += int((src != self.config.pad_id).sum() + (tgt != self.config.pad_id).sum())
@@ -454,7 +453,7 @@ class TrainingRun:
         nll_sum, count_sum = 0.0, 0
         for indices in token_batches(self.dev_examples, self.settings.max_tokens, seed=0):
             src, tgt = collate(self.dev_examples, indices, self.config.pad_id, self.dist.device)
-            _, nll, count = label_smoothed_loss(self.model(src, tgt[:, :-1]), tgt[:, 1:], 0.0, self.config.pad_id)
+            _, nll, count = self.model(src, tgt[:, :-1], targets=tgt[:, 1:])
             nll_sum, count_sum = nll_sum + nll.item(), count_sum + count.item()
         self.model.train()
         return nll_sum / max(count_sum, 1)
