@@ -3,9 +3,11 @@
     python benchmarks/model_speed.py [--threads N] [--repeats N] [--device cuda] [--batch B]
                                      [--length T] [--sentences N] [--skip-cli] [--json FILE]
 
-1. Training step (forward + backward) and eval forward against torch.nn.Transformer with the
-   same embeddings and output layer (fp32), and our bf16 autocast step against our fp32 one; the
-   training step at --batch x --length and at the recipes' 4,096-token batches (128 x 32).
+1. Training step (forward, label-smoothed loss, backward) and eval forward against
+   torch.nn.Transformer with the same embeddings and output layer (fp32): ours as the trainer takes
+   it, the reference through full logits and F.cross_entropy (and ours that way too, the model
+   alone); our bf16 autocast step against our fp32 one; at --batch x --length and at the recipes'
+   4,096-token batches (128 x 32).
 2. Greedy decoding of 40 tokens with the key/value cache against recomputing the prefix, for one
    sentence and for a batch of 16.
 3. Batch translation with the shipped checkpoint (checkpoints/en-de): sentences/s for fp32,

@@ -84,8 +84,8 @@ def test_fused_path_equals_the_reference(mask_kind, keys, monkeypatch):
     mha = MultiHeadAttention(32, 4).eval()
     query, source = torch.randn(3, keys - 3, 32), torch.randn(3, keys, 32)
     if mask_kind == "look-ahead":
-        source, mask = torch.randn(3, keys, 32), look_ahead_mask(keys)
-        query = source
+        query = source = torch.randn(3, keys, 32)
+        mask = look_ahead_mask(keys)
     else:
         mask = None if mask_kind == "none" else padding_mask(random_ids(3, keys, 20, pad_to=[keys, 4, 1]), 0)
     gate = torch.rand(4)
