@@ -186,9 +186,12 @@ def test_training_on_either_path_gives_the_same_losses(fused_kernel):
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+        assert losses[0] == pytest.approx(losses[1], rel=2e-4)
+    # Usually 1e-6 apart; but for about 1 seed in 200, a ReLU input within rounding of zero falls on
+    # different sides on the two paths, and the next SGD steps carry that unit's gradient into
+    # weights ~5e-4 apart (losses ~2e-5). A wrong mask or path moves them by 1e-2 and more.
     for a, b in zip(fused.parameters(), explicit.parameters()):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=0)
 
 
 def test_layers_per_kind_come_from_the_config():
