@@ -18,7 +18,9 @@ GPU = torch.device("cuda")
 def test_the_gpu_model_equals_the_cpu_model_logits_maps_and_loss():
     model = Transformer(tiny_config(dropout=0.0, src_vocab_size=41, tgt_vocab_size=41, tie_embeddings=True)).eval()
     src, tgt = random_ids(3, 9, 41, pad_to=[9, 4, 6]), random_ids(3, 7, 41, pad_to=[7, 7, 3])
-    gpu = Transformer.from_weights(model.config, {k: v.to(GPU) for k, v in model.state_dict().items()}).eval()
+    gpu = (
+        Transformer.skeleton(model.config).assign_weights({k: v.to(GPU) for k, v in model.state_dict().items()}).eval()
+    )
     expected_logits, expected_maps = model.forward_with_attention(src, tgt)
     torch.testing.assert_close(gpu(src.to(GPU), tgt.to(GPU)).cpu(), expected_logits, atol=1e-4, rtol=0)  # the kernel
     logits, maps = gpu.forward_with_attention(src.to(GPU), tgt.to(GPU))

@@ -99,10 +99,10 @@ def load_translator(args):
     keep_freed_memory()
     if args.threads:
         configure_threads(args.threads)
+        return load_checkpoint(args.checkpoint, args.precision)
     load_window = CoreSample()
     translator = load_checkpoint(args.checkpoint, args.precision)
-    if not args.threads:
-        configure_threads(since=load_window)
+    configure_threads(since=load_window)
     return translator
 
 

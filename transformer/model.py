@@ -102,11 +102,6 @@ class Transformer(nn.Module):
             raise ValueError(f"no weights given for {', '.join(empty)}")
         return self
 
-    @classmethod
-    def from_weights(cls, config: ModelConfig, tensors: dict[str, torch.Tensor]) -> "Transformer":
-        """A model holding `tensors`, made without drawing random weights (assign_weights)."""
-        return cls.skeleton(config).assign_weights(tensors)
-
     # -- encoder ---------------------------------------------------------------------------
     def encode(
         self, src_ids: torch.Tensor, head_gates: HeadGates | None = None, need_weights: bool = True

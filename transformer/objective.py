@@ -17,12 +17,16 @@ def label_smoothed_loss(
 
     logits (B, T, V), target (B, T) -> (smoothed loss sum, plain NLL sum, number of tokens).
     """
-    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
-    nll = -log_probs.gather(-1, target[..., None])[..., 0]  # (B, T)
-    uniform = -log_probs.mean(dim=-1)  # cross-entropy against the uniform distribution
+    loss, nll = smoothed_nll(logits.float().log_softmax(dim=-1), target, smoothing)  # (B, T) each
     keep = target != pad_id
-    loss = (1 - smoothing) * nll + smoothing * uniform
     return loss[keep].sum(), nll[keep].sum(), keep.sum()
+
+
+def smoothed_nll(log_probs: torch.Tensor, target: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """log_probs (..., V), target (...) -> the label-smoothed loss and the plain NLL at each position."""
+    nll = -log_probs.gather(-1, target[..., None])[..., 0]
+    uniform = -log_probs.mean(dim=-1)  # cross-entropy against the uniform distribution
+    return (1 - smoothing) * nll + smoothing * uniform, nll
 
 
 CHUNK_LOGITS = 2**23  # logits per chunk (32 MB in fp32): 512 to 1,024 rows of 8,000 were fastest here
@@ -43,22 +47,22 @@ class _OutputLayerLoss(torch.autograd.Function):
         device = hidden.device.type
         autocasting = torch.is_autocast_enabled(device)  # bf16 training: bf16 products, fp32 softmax
         mm_dtype = torch.get_autocast_dtype(device) if autocasting else hidden.dtype
-        vocab, rows = weight.size(0), max(1, CHUNK_LOGITS // weight.size(0))
+        rows = max(1, CHUNK_LOGITS // weight.size(0))
         h, w = hidden.to(mm_dtype), weight.to(mm_dtype)
         loss, nll = hidden.new_zeros((), dtype=torch.float32), hidden.new_zeros((), dtype=torch.float32)
         grad_h = torch.empty(hidden.shape, dtype=mm_dtype, device=hidden.device) if needs_grad else None
         grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if needs_grad else None
         with torch.autocast(device, enabled=False):
             for start in range(0, h.size(0), rows):
-                h_chunk, t_chunk = h[start : start + rows], target[start : start + rows, None]
+                h_chunk, t_chunk = h[start : start + rows], target[start : start + rows]
                 log_probs = (h_chunk @ w.t()).float().log_softmax(dim=-1)  # (C, V)
-                target_lp = log_probs.gather(1, t_chunk)  # (C, 1)
-                chunk_nll = -target_lp.sum()
-                nll += chunk_nll
-                loss += (1 - smoothing) * chunk_nll - smoothing / vocab * log_probs.sum()
+                chunk_loss, chunk_nll = smoothed_nll(log_probs, t_chunk, smoothing)  # (C,) each
+                loss += chunk_loss.sum()
+                nll += chunk_nll.sum()
                 if needs_grad:
-                    grad = log_probs.exp_().sub_(smoothing / vocab)  # softmax - eps / V ...
-                    grad.scatter_add_(1, t_chunk, torch.full_like(target_lp, smoothing - 1))  # - (1 - eps) one-hot
+                    grad = log_probs.exp_().sub_(smoothing / weight.size(0))  # softmax - eps / V ...
+                    at_target = torch.full((len(t_chunk), 1), smoothing - 1, device=grad.device)
+                    grad.scatter_add_(1, t_chunk[:, None], at_target)  # ... - (1 - eps) one-hot
                     grad = grad.to(mm_dtype)
                     torch.mm(grad, w, out=grad_h[start : start + rows])
                     grad_w += grad.t() @ h_chunk  # (V, D), summed in fp32
