@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
-from conftest import ROOT
-from transformer import CheckpointError, checkpoint, load_checkpoint, save_checkpoint
+from conftest import ROOT, tiny_config
+from transformer import CheckpointError, Transformer, checkpoint, load_checkpoint, save_checkpoint
 from transformer.checkpoint import load_attention_history, load_dev_sample, load_model, write_dev_sample
 
 
@@ -188,4 +189,22 @@ def test_a_tokenizer_outside_the_folder_is_never_opened(tiny_checkpoint):
 def test_a_file_larger_than_its_kind_allows_is_not_read(tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(checkpoint, "MAX_TEXT_BYTES", 100)
     with pytest.raises(CheckpointError, match=r"config.json: [\d,]+ bytes, more than the 100"):
+        load_checkpoint(tiny_checkpoint)
+
+
+def test_a_source_vocabulary_unlike_the_tokenizers_is_reported(tmp_path, word_tokenizer):
+    """Untied embeddings may differ in size on paper, but the one tokenizer feeds both sides: a
+    smaller source table would fail at the first translation with an IndexError."""
+    vocab = word_tokenizer.vocab_size
+    model = Transformer(tiny_config(src_vocab_size=vocab - 5, tgt_vocab_size=vocab)).eval()
+    save_checkpoint(tmp_path / "ckpt", model, word_tokenizer, {}, dtype=torch.float32)
+    with pytest.raises(CheckpointError, match=f"vocabulary of {vocab} tokens does not match src_vocab_size"):
+        load_checkpoint(tmp_path / "ckpt")
+
+
+def test_a_tied_weight_stored_under_both_names_is_reported(tiny_checkpoint):
+    model, _, _ = load_model(tiny_checkpoint)
+    weights = tiny_checkpoint / "model.safetensors"
+    save_file({name: tensor.clone() for name, tensor in model.state_dict().items()}, weights)  # 3 copies
+    with pytest.raises(CheckpointError, match="model.safetensors: unexpected tensor 'generator.weight'"):
         load_checkpoint(tiny_checkpoint)

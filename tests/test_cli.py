@@ -1,6 +1,7 @@
 """The command line, run as a user would: a subprocess, exit codes, stdout and stderr."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -63,6 +64,13 @@ def test_bad_arguments_exit_2_with_one_line(tiny_checkpoint):
     assert_one_line_error(cli("export", "configs/does-not-exist.toml"))
 
 
+def test_a_closed_stdin_is_one_line(tiny_checkpoint):
+    command = f"exec {shlex.quote(sys.executable)} -m transformer translate --checkpoint {shlex.quote(str(tiny_checkpoint))} <&-"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert_one_line_error(done)
+    assert "nothing to translate" in done.stderr
+
+
 def test_evaluate_prints_json(tiny_checkpoint, tmp_path):
     (tmp_path / "src.txt").write_text("a b\nc d\n")
     (tmp_path / "ref.txt").write_text("b a\nd c\n")
@@ -84,6 +92,13 @@ def test_evaluate_prints_json(tiny_checkpoint, tmp_path):
     assert_one_line_error(
         cli("evaluate", "--checkpoint", tiny_checkpoint, "--src", tmp_path / "src.txt", "--ref", tmp_path / "ref.txt")
     )
+    (tmp_path / "src.txt").write_text("")
+    (tmp_path / "ref.txt").write_text("")
+    done = cli(
+        "evaluate", "--checkpoint", tiny_checkpoint, "--src", tmp_path / "src.txt", "--ref", tmp_path / "ref.txt"
+    )
+    assert_one_line_error(done)
+    assert "no sentences to score" in done.stderr
 
 
 def test_the_module_docstring_names_every_command():

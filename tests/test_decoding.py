@@ -144,6 +144,19 @@ def test_forced_prefix_starts_every_output(model):
     assert greedy_decode(model, src, 2, prefix=prefix) == [prefix[:2]] * 3
 
 
+def test_a_prefix_longer_than_one_sentences_limit_cuts_that_sentence_alone(model):
+    """Per-sentence limits in one batch: a sentence whose limit lies within the forced prefix
+    gets the prefix cut to its limit, as it would alone, and the others decode as they would alone."""
+    c = model.config
+    src = torch.randint(3, c.src_vocab_size, (3, 6))
+    prefix = torch.randint(3, c.tgt_vocab_size, (3,)).tolist()
+    limits = [2, 9, 3]
+    for decode in (greedy_decode, lambda *args, **kw: beam_search(*args, beam_size=3, **kw)):
+        alone = [decode(model, src[i : i + 1], limit, prefix=prefix)[0] for i, limit in enumerate(limits)]
+        assert decode(model, src, limits, prefix=prefix) == alone
+        assert alone[0] == prefix[:2] and alone[2] == prefix and alone[1][:3] == prefix
+
+
 def test_greedy_continuation_of_a_prefix_is_greedy_from_there(model):
     c = model.config
     src = random_ids(1, 7, c.src_vocab_size)

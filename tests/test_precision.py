@@ -71,6 +71,23 @@ def test_threads_follow_the_idle_cores(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_only_the_cores_this_process_may_use_are_counted(monkeypatch, tmp_path):
+    """Pinned to core 1 of three: cores 0 and 2 being busy leaves it its core; guest time
+    (the last two fields) is inside user time already and is not counted twice."""
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(threads, "PROC_STAT", stat)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1})
+    lines = ["cpu  {0} 0 0 {1} 0 0 0 0 0 0", "cpu0 {0} 0 0 0 0 0 0 0 0 0", "cpu1 {2} 0 0 {1} 5 0 0 0 {2} 0"]
+    lines += ["cpu2 {0} 0 0 0 0 0 0 0 0 0", "intr 12 3 4", "ctxt 99"]
+    stat.write_text("\n".join(lines).format(1000, 400, 10) + "\n")
+    before = threads._cpu_times()
+    assert before == (405, 415)
+    stat.write_text("\n".join(lines).format(2000, 800, 20) + "\n")
+    assert threads._busy_cores(before, threads._cpu_times()) == pytest.approx(10 / 410)  # 10 busy of 410
+    stat.write_text("no cpu lines here\n")
+    assert threads._cpu_times() is None
+
+
 def test_a_sampling_window_spent_loading_does_not_count_our_own_work(monkeypatch):
     """The CLI measures the idle cores while it loads the checkpoint: the cores it kept busy
     itself are not load, another process's are."""

@@ -71,3 +71,13 @@ def test_top_tokens_adds_the_chosen_token_below_the_most_probable():
     probs = torch.tensor([0.1, 0.6, 0.05, 0.25])
     assert [i for i, _, _ in top_tokens(probs, probs, chosen=2, k=2)] == [1, 3, 2]
     assert top_tokens(probs, probs * 0, chosen=1, k=2) == [(1, pytest.approx(0.6), 0.0), (3, pytest.approx(0.25), 0.0)]
+
+
+def test_a_limit_beyond_the_models_positions_stops_at_its_last_one():
+    """High temperature rarely picks EOS; a limit past max_len (the app's is 1.5 x source + 10)
+    must stop where the positional table ends, as greedy and beam search do."""
+    model = Transformer(tiny_config(max_len=9)).eval()
+    model.generator.weight.data[model.config.eos_id] = 0  # EOS only as likely as any token
+    src = torch.randint(3, model.config.src_vocab_size, (1, 7))
+    samples = [sample_decode(model, src, 50, Sampling(temperature=5, seed=seed)) for seed in range(4)]
+    assert max(map(len, samples)) == 9

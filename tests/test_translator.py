@@ -3,6 +3,7 @@ import torch
 
 from transformer import load_checkpoint
 from transformer.data import SYMBOLS
+from transformer.evaluation import score
 
 
 @pytest.fixture
@@ -85,3 +86,20 @@ def test_translate_text_equals_the_full_results(translator):
     texts = [random_sentence(3), "", random_sentence(8)]
     for beam in (1, 2):
         assert translator.translate_text(texts, beam_size=beam) == [r.text for r in translator.translate(texts, beam)]
+
+
+def test_scores_need_sentences_and_one_reference_each():
+    with pytest.raises(ValueError, match="no sentences to score"):
+        score([], [])  # sacreBLEU's own error here is an IndexError
+    with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
+        score(["a", "b"], ["a"])
+    assert score(["a b c d"], ["a b c d"])["exact_match"] == 100
+
+
+def test_text_that_spells_a_control_token_is_unknown_text_in_the_source(translator):
+    """ "<pad>" would otherwise be masked out as padding and "</s>" end the source early."""
+    tokenizer = translator.tokenizer
+    a, b, c = (tokenizer.encode(symbol)[0] for symbol in "abc")
+    unk, eos = tokenizer.unk_id, tokenizer.eos_id
+    assert translator.encode_source("a <pad> b </s> c <s>") == ([a, unk, b, unk, c, unk, eos], False)
+    assert translator.translate_text(["a <pad> b </s> c"]) == translator.translate_text(["a <unk> b <unk> c"])

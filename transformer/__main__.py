@@ -116,6 +116,8 @@ def cmd_translate(args) -> None:
     elif args.input:
         with open(args.input, "rb") as f:
             texts = list(text_lines(f))
+    elif sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise ValueError("nothing to translate: give TEXT, --input FILE, or lines on stdin")
     elif sys.stdin.isatty():  # someone typing: answer each line at once
         for line in text_lines(sys.stdin.buffer):
             print(translate([line])[0], flush=True)
@@ -161,6 +163,8 @@ def cmd_evaluate(args) -> None:
         raise ValueError(f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}")
     if None in sources or None in references:
         raise ValueError("input files must be UTF-8")
+    if not sources:
+        raise ValueError(f"{args.src}: no sentences to score")
     print(
         json.dumps(evaluate(translator, sources, references, args.beam_size, progress=not args.no_progress), indent=2)
     )

@@ -122,7 +122,7 @@ def check_tensors(path: Path, tensors: dict[str, torch.Tensor], model: Transform
     ones once, each of the model's shape; hint says what to look at."""
     expected = unique_state_dict(model)
     missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(model.state_dict()))
+    unexpected = sorted(set(tensors) - set(expected))  # a tied weight's second name too
     if missing or unexpected:
         what = f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {unexpected[0]!r}"
         raise CheckpointError(f"{path}: {what} ({hint})")
@@ -208,11 +208,12 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
         tokenizer = Tokenizer.from_str(text.decode("utf-8"))
     except Exception as e:  # the tokenizers library raises bare Exceptions on bad JSON
         raise CheckpointError(f"{path}: not a valid tokenizer ({str(e).splitlines()[0]})") from None
-    if tokenizer.vocab_size != model_config.tgt_vocab_size:
-        raise CheckpointError(
-            f"{path}: vocabulary of {tokenizer.vocab_size} tokens does not match "
-            f"tgt_vocab_size {model_config.tgt_vocab_size} in {CONFIG_FILE}"
-        )
+    for side in ("src_vocab_size", "tgt_vocab_size"):  # one joint vocabulary serves both sides
+        if tokenizer.vocab_size != getattr(model_config, side):
+            raise CheckpointError(
+                f"{path}: vocabulary of {tokenizer.vocab_size} tokens does not match "
+                f"{side} {getattr(model_config, side)} in {CONFIG_FILE}"
+            )
 
     weights_path = folder / WEIGHTS_FILE
     tensors = load_weights(weights_path)

@@ -15,7 +15,8 @@ from .model import HeadGates, Transformer
 
 
 def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
-    """(N, V) logits in fp32 with the tokens the decoder may never emit (PAD, BOS) at -inf."""
+    """(N, V) logits in fp32 with the tokens the decoder may never emit (PAD, BOS) at -inf. Logits
+    that are fp32 already are changed in place, not copied: decoding makes them for this alone."""
     config = model.config
     logits = logits.float()
     logits[:, [config.pad_id, config.bos_id]] = float("-inf")
@@ -44,7 +45,8 @@ def argmax_last(scores: torch.Tensor) -> torch.Tensor:
 
 
 def next_token_log_probs(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
-    """(N, V) logits -> log-probabilities over tokens the decoder may emit (never PAD or BOS)."""
+    """(N, V) logits -> log-probabilities over tokens the decoder may emit (never PAD or BOS); see
+    emittable_logits for what it does to the logits."""
     return emittable_logits(model, logits).log_softmax(dim=-1)
 
 
@@ -101,7 +103,7 @@ def greedy_decode(
     outputs[:, :forced] = step_input[:, 1:]
     rows = torch.arange(batch, device=device)  # the sentence each live row decodes
     row_limits = torch.tensor(limits, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    finished = row_limits <= forced  # a limit within the forced prefix leaves nothing to decode
     for step in range(forced, longest):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
         token = argmax_last(emittable_logits(model, logits[:, -1]))  # (live,): log_softmax keeps the order
@@ -119,7 +121,8 @@ def greedy_decode(
 
 
 def _cut(ids: list[int], eos_id: int, limit: int) -> list[int]:
-    return ids[: ids.index(eos_id) + 1] if eos_id in ids else ids[:limit]
+    ids = ids[:limit]
+    return ids[: ids.index(eos_id) + 1] if eos_id in ids else ids
 
 
 def length_penalty(length: int, alpha: float) -> float:
@@ -156,7 +159,10 @@ def beam_search(
     step_input = _first_input(model, batch * k, prefix, device)
     history = step_input[:, 1:]  # (live sentences * K, tokens so far)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    alive = list(range(batch))  # the sentence each group of K rows decodes; done ones leave
+    alive = [b for b in range(batch) if limits[b] > forced]  # the sentence each group of K rows decodes
+    if len(alive) < batch:  # a limit within the forced prefix leaves nothing to decode
+        index = torch.tensor([b * k + beam for b in alive for beam in range(k)], dtype=torch.long, device=device)
+        step_input, history, scores, state = step_input[index], history[index], scores[alive], state.select(index)
 
     for step in range(forced, max(limits)):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
@@ -196,6 +202,7 @@ def beam_search(
 
     # A sentence with nothing finished had no room to decode: its forced prefix fills its limit.
     unfinished = {sentence: history[group * k, : limits[sentence]].tolist() for group, sentence in enumerate(alive)}
+    unfinished |= {b: list(prefix or [])[: limits[b]] for b in range(batch) if limits[b] <= forced}
     return [max(hyps, key=lambda h: h[0])[1] if hyps else unfinished[b] for b, hyps in enumerate(finished)]
 
 

@@ -37,6 +37,8 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
     "bleu_tok_lc" lowercases first, close to the multi-bleu numbers older papers report."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    if not references:
+        raise ValueError("no sentences to score")
     bleu, bleu_lc, chrf = BLEU(), BLEU(lowercase=True), CHRF()
     refs = [references]
     return {
@@ -45,7 +47,7 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
         "chrf": round(chrf.corpus_score(hypotheses, refs).score, 2),
         "chrf_signature": str(chrf.get_signature()),
         "bleu_tok_lc": round(bleu_lc.corpus_score(hypotheses, refs).score, 2),
-        "exact_match": round(100 * sum(h == r for h, r in zip(hypotheses, references)) / max(1, len(references)), 2),
+        "exact_match": round(100 * sum(h == r for h, r in zip(hypotheses, references)) / len(references), 2),
         "sentences": len(hypotheses),
     }
 

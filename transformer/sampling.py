@@ -47,10 +47,12 @@ def sampling_probs(log_probs: torch.Tensor, settings: Sampling) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_decode(model: Transformer, src_ids: torch.Tensor, max_len: int, settings: Sampling) -> list[int]:
-    """One sentence src_ids (1, S) -> the sampled output ids (ending in EOS unless max_len cut it)."""
+    """One sentence src_ids (1, S) -> the sampled output ids (ending in EOS unless max_len, or the
+    positions the model has, cut it)."""
     if src_ids.size(0) != 1:
         raise ValueError(f"sample_decode takes one sentence, not {src_ids.size(0)}")
     config = model.config
+    max_len = min(max_len, config.max_len)
     generator = torch.Generator(device=src_ids.device).manual_seed(settings.seed)
     memory, src_mask, _ = model.encode(src_ids, need_weights=False)
     state = model.start_decoding(memory, src_mask)

@@ -13,24 +13,39 @@ from pathlib import Path
 
 import torch
 
+PROC_STAT = Path("/proc/stat")
 
-def _cpu_times() -> tuple[int, int] | None:
-    """(idle, total) jiffies of all cores since boot, from /proc/stat (Linux); None elsewhere."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return fields[3] + fields[4], sum(fields)  # idle + iowait, everything
+
+def _allowed_cores() -> set[int]:
+    """The cores this process may run on (its affinity: taskset, a container's cpuset)."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 
 
 def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return len(_allowed_cores())
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies since boot of the cores this process may run on, from /proc/stat
+    (Linux); None elsewhere. Load on cores it may not use is none of its business."""
+    allowed, idle, total = _allowed_cores(), 0, 0
+    try:
+        for line in PROC_STAT.read_text().splitlines():
+            name, _, rest = line.partition(" ")
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in allowed:
+                # user nice system idle iowait irq softirq steal; the guest fields after them
+                # are counted in user and nice already.
+                fields = [int(x) for x in rest.split()[:8]]
+                idle, total = idle + fields[3] + fields[4], total + sum(fields)
+    except (OSError, ValueError, IndexError):
+        return None
+    return (idle, total) if total else None
 
 
 def _busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """How many cores were busy between two /proc/stat readings."""
+    """How many of our cores were busy between two /proc/stat readings."""
     idle, total = after[0] - before[0], after[1] - before[1]
-    return (os.cpu_count() or _cores()) * (1 - idle / total) if total > 0 else 0.0
+    return _cores() * (1 - idle / total) if total > 0 else 0.0
 
 
 def _free(busy: float) -> int:

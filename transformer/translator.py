@@ -73,9 +73,13 @@ class Translator:
         return self.config.max_len - 1  # room for the EOS the source always ends with
 
     def _with_eos(self, ids: list[int]) -> tuple[list[int], bool]:
-        """ids cut to the model's max_len, plus EOS; and whether they were cut."""
-        room = self.max_source_tokens
-        return ids[:room] + [self.config.eos_id], len(ids) > room
+        """ids cut to the model's max_len, plus EOS; and whether they were cut. Text that spells a
+        control token ("<pad>", "<s>", "</s>": the tokenizer matches them) is unknown text here,
+        never padding, a start or an early end of the source."""
+        config, room = self.config, self.max_source_tokens
+        control = (config.pad_id, config.bos_id, config.eos_id)
+        kept = [self.tokenizer.unk_id if i in control else i for i in ids[:room]]
+        return kept + [config.eos_id], len(ids) > room
 
     def encode_source(self, text: str) -> tuple[list[int], bool]:
         """Token ids of text plus EOS, cut to the model's max_len; and whether it was cut."""
