@@ -226,7 +226,11 @@ def without_section(markdown: str, heading: str) -> str:
 
 
 def bleu_summary(metrics: dict) -> str | None:
-    """'set BLEU, ...' for the test sets in metrics.json (the dev set only if there is nothing else)."""
-    scores = {name: m["bleu"] for name, m in metrics.items() if isinstance(m, dict) and "bleu" in m}
+    """'set BLEU, ...' for the test sets in metrics.json (the dev set only if there is nothing else);
+    a score that is not a number (a hand-edited file) is left out."""
+    scores = {name: m.get("bleu") for name, m in metrics.items() if isinstance(m, dict)}
+    scores = {
+        name: bleu for name, bleu in scores.items() if isinstance(bleu, int | float) and not isinstance(bleu, bool)
+    }
     tests = {name: bleu for name, bleu in scores.items() if name != "dev"} or scores
     return ", ".join(f"{name} {bleu:g}" for name, bleu in tests.items()) or None

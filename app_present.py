@@ -32,8 +32,8 @@ def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] 
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
     click on a point call it (the chart's selection is then in st.session_state[key]). Token axes
     too long for their labels show every k-th; in presentation mode the figure is drawn taller (a
-    heatmap with square cells, at least 600 px wide) and no text in it is smaller than
-    PRESENT_FONT_SIZE; with "Show ▁" off its tokens lose their word-start marker."""
+    heatmap with square cells, as large as the projector allows: square_cells) and no text in it is
+    smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens lose their word-start marker."""
     if presenting():
         figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
         figure = square_cells(figure)  # before legible: its token axes are thinned for the final height

@@ -97,10 +97,13 @@ def _translate(
     text: str,
     settings: tuple[int, int | None],
     prefix: str | None = None,
+    precision: str | None = None,
 ) -> tuple[Translation, list[list[BeamNode]], float]:
     """The translation, its beam tree (empty when greedy) and the seconds it took, cached.
-    settings: (beam size, max output tokens) as decoding_settings gives them."""
-    (beam_size, max_len), precision = settings, translation_precision()
+    settings: (beam size, max output tokens) as decoding_settings gives them; precision: the
+    sidebar's (translation_precision) unless given."""
+    beam_size, max_len = settings
+    precision = precision or translation_precision()
 
     def compute() -> tuple[Translation, list[list[BeamNode]], float]:
         translator = load(folder, version, precision)
@@ -115,12 +118,12 @@ def _translate(
     return results().get(("translate", folder, version, text, settings, precision, prefix), compute)
 
 
-def translate(checkpoint: Checkpoint, text: str) -> tuple[Translation, float]:
+def translate(checkpoint: Checkpoint, text: str, precision: str | None = None) -> tuple[Translation, float]:
     """Translation of text with the sidebar's settings, and the seconds it took. Cached per
-    (checkpoint, text, settings): reruns that only change a view never run the model."""
-    translation, _, seconds = _translate(
-        str(checkpoint.folder), checkpoint.version, text, decoding_settings(checkpoint)
-    )
+    (checkpoint, text, settings): reruns that only change a view never run the model. The
+    analysis pages pass precision "fp32": they compare it with what the fp32 model does."""
+    settings = decoding_settings(checkpoint)
+    translation, _, seconds = _translate(str(checkpoint.folder), checkpoint.version, text, settings, None, precision)
     return translation, seconds
 
 

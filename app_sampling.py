@@ -2,6 +2,8 @@
 ?mode=sample&temperature=0.8&top_k=10&top_p=0.9&seed=3) and the sampled translation, cached like
 app_results' translations, with every step's distribution before and after the reshaping."""
 
+from collections.abc import Callable
+
 import streamlit as st
 import torch
 
@@ -11,44 +13,40 @@ import app_url
 from transformer import Translation
 from transformer.sampling import Sampling, sample_decode, step_distributions, top_tokens
 
-MAX_TEMPERATURE, MAX_TOP_K, MAX_SEED = 2.0, 1000, 999_999
+# (low, high) of each setting: its widget's, and so what a link may set (outside, a notice)
+BOUNDS = {"temperature": (0.0, 2.0), "top_k": (1, 1000), "top_p": (0.05, 1.0), "seed": (0, 999_999)}
+SLIDER_STEP = 0.05
 TOP_TOKENS = 5
 DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "seed": 0}  # top_k: None, every token
 
 
-def parse_temperature(value: str) -> float | None:
+def parse_decimal(value: str, low: float, high: float) -> float | None:
+    """A link's number from low to high, to the sliders' two decimals; None if it is not one."""
     try:
-        temperature = float(value)
+        number = float(value)
     except ValueError:
         return None
-    return round(temperature, 2) if 0 <= temperature <= MAX_TEMPERATURE else None
+    return round(number, 2) if low <= number <= high else None
 
 
-def parse_top_p(value: str) -> float | None:
-    try:
-        top_p = float(value)
-    except ValueError:
-        return None
-    return round(top_p, 2) if 0 < top_p <= 1 else None
+def parse_whole(value: str, low: int, high: int) -> int | None:
+    """A link's whole number from low to high; None if it is not one."""
+    number = app_url.url_number(value)
+    return number if number is not None and low <= number <= high else None
+
+
+def _restore(name: str, parse: Callable[[str, float, float], float | None], fallback: str) -> None:
+    """The setting name from the link, if the widget can show it (BOUNDS), else a notice."""
+    low, high = BOUNDS[name]
+    notice = f"The link's {name} is not between {low:g} and {high:g}; {fallback}."
+    app_url.restore_param(name, name, lambda value: parse(value, low, high), notice)
 
 
 def _restore_from_url() -> None:
-    app_url.restore_param(
-        "temperature",
-        "temperature",
-        parse_temperature,
-        f"The link's temperature is not between 0 and {MAX_TEMPERATURE:g}; showing 1.",
-    )
-    app_url.restore_param(
-        "top_k",
-        "top_k",
-        lambda value: top_k if (top_k := app_url.url_number(value)) and top_k <= MAX_TOP_K else None,
-        f"The link's top_k is not between 1 and {MAX_TOP_K}; every token is kept.",
-    )
-    app_url.restore_param("top_p", "top_p", parse_top_p, "The link's top_p is not in (0, 1]; no nucleus cut.")
-    app_url.restore_param(
-        "seed", "seed", app_url.url_number, f"The link's seed is not a number up to {MAX_SEED}; seed 0."
-    )
+    _restore("temperature", parse_decimal, "showing 1")
+    _restore("top_k", parse_whole, "every token is kept")
+    _restore("top_p", parse_decimal, "no nucleus cut")
+    _restore("seed", parse_whole, "seed 0")
 
 
 def controls() -> Sampling:
@@ -59,16 +57,14 @@ def controls() -> Sampling:
     temperature_column, top_k_column, top_p_column, seed_column = st.columns(4)
     temperature = temperature_column.slider(
         "Temperature",
-        0.0,
-        MAX_TEMPERATURE,
-        step=0.05,
+        *BOUNDS["temperature"],
+        step=SLIDER_STEP,
         key="temperature",
         help="Log-probabilities are divided by it: below 1 sharper, above 1 flatter; 0 is greedy.",
     )
     top_k = top_k_column.number_input(
         "Top-k",
-        min_value=1,
-        max_value=MAX_TOP_K,
+        *BOUNDS["top_k"],
         value=None,
         key="top_k",
         placeholder="every token",
@@ -76,14 +72,13 @@ def controls() -> Sampling:
     )
     top_p = top_p_column.slider(
         "Top-p (nucleus)",
-        0.05,
-        1.0,
-        step=0.05,
+        *BOUNDS["top_p"],
+        step=SLIDER_STEP,
         key="top_p",
         help="Draw only among the most probable tokens that together reach this probability; 1 keeps all.",
     )
     seed = seed_column.number_input(
-        "Seed", min_value=0, max_value=MAX_SEED, key="seed", help="The same seed draws the same translation."
+        "Seed", *BOUNDS["seed"], key="seed", help="The same seed draws the same translation."
     )
     return Sampling(temperature, top_k, None if top_p >= 1 else top_p, int(seed))
 

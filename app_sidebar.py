@@ -28,16 +28,19 @@ from figures.tokens import display_token
 from transformer import CheckpointError, Translator
 
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
-# Widget keys kept per session: the shared sentence, the Translate and Compare views.
+# Widget keys kept per session, so a page shows what it showed when its reader comes back: the
+# shared sentence and each page's view and inputs. (Every page checks a kept choice against
+# what it can show now: app_url.keep_valid.)
 KEPT_ACROSS_PAGES = (
     "text",
-    "kind",
-    "layer",
-    "head",
-    "head_view_heads",
-    "compare_ckpts",
-    "compare_layer",
-    "compare_head",
+    *("kind", "layer", "head", "head_view_heads"),  # Translate
+    *("compare_ckpts", "compare_layer", "compare_head"),  # Compare
+    *("batch", "targets", "sentence", "steps_kind", "steps_layer", "steps_head"),  # Masks
+    *("decoding_mode", "step", "prefix", "temperature", "top_k", "top_p", "seed"),  # Decoding
+    *("inside_kind", "inside_layer", "inside_head", "inside_query", "inside_key"),  # Inside
+    *("analysis_tab", "attribution_method", "attribution_steps", "stats_source", "moved_head"),  # Analysis
+    *("history_probe", "history_step", "history_kind", "history_layer", "history_head", "shift_att"),
+    *("rollout_layer", "relevance_layer", "alignment_layer"),
 )
 
 
@@ -55,8 +58,9 @@ def _restore_checkpoint_from_url(names: list[str]) -> None:
         return
     if requested in names:
         st.session_state["ckpt"] = requested
-    else:
-        notice(f"The link names a checkpoint that is not available; showing {default_checkpoint(names)!r} instead.")
+    else:  # the one the session shows already, if any
+        shown = st.session_state.get("ckpt") if st.session_state.get("ckpt") in names else default_checkpoint(names)
+        notice(f"The link names a checkpoint that is not available; showing {shown!r} instead.")
 
 
 def _decoding_widgets(translator: Translator) -> None:

@@ -101,11 +101,16 @@ def setup_problems(setup: TrainSetup) -> list[str]:
 
 def parse_setup(values: dict[str, str]) -> tuple[dict, list[str]]:
     """TrainSetup fields from URL parameters (text): (the values that parse, a notice per value
-    that does not). Bounds are checked later, by setup_problems."""
+    that does not, a task or norm not among its CHOICES included). Bounds are checked later, by
+    setup_problems."""
     types = {f.name: f.type for f in fields(TrainSetup)}
     parsed, rejected = {}, []
     for name, text in values.items():
         if name not in types:
+            continue
+        if name in CHOICES and text not in CHOICES[name]:
+            choices = ", ".join(CHOICES[name])
+            rejected.append(f"The link's {name} {text[:20]!r} is not one of {choices}; using the default.")
             continue
         try:
             value = types[name](text) if types[name] is not str else text

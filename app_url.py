@@ -99,6 +99,10 @@ def restore_presentation() -> None:
     if value is None:
         return
     if value in ("0", "1"):
+        if st.session_state.get("present", False) != (value == "1"):
+            # The mode changes as if by its toggle: "Show ▁" goes back to the mode's default
+            # (the sidebar sets it: on, or off when presenting).
+            st.session_state.pop("show_marker", None)
         st.session_state["present"] = value == "1"
     else:
         notice("The link's present value is not 0 or 1; presentation mode is off.")

@@ -71,7 +71,7 @@ def main() -> None:
     text = app_url.sentence_input(checkpoint)
     translation = None
     if text.strip():
-        translation, _ = app_results.translate(checkpoint, text)
+        translation, _ = app_results.translate(checkpoint, text, "fp32")  # what the tabs ablate and differentiate
         if translation.truncated:
             st.warning(
                 f"The sentence is longer than this model's limit: only its first {checkpoint.translator.max_source_tokens} tokens are used."

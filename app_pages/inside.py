@@ -68,11 +68,11 @@ def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str
     if trace.kind == "cross":
         st.markdown(
             "In a decoder layer X first passes the masked self-attention sub-layer; the encoder–decoder "
-            "attention reads its result, and takes its keys and values from the **encoder output**."
+            "attention reads its result **Y**, and takes its keys and values from the **encoder output E**."
         )
         panels += [
-            Panel("after masked self-attention", "(T, d_model)", trace.attention.x, queries),
-            Panel("encoder output: gives K and V", "(S, d_model)", trace.memory, keys),
+            Panel("Y, X after masked self-attention", "(T, d_model)", trace.attention.x, queries),
+            Panel("E, the encoder output: gives K and V", "(S, d_model)", trace.memory, keys),
         ]
     if trace.pre_norm:
         panels.append(
@@ -85,9 +85,10 @@ def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: lis
     st.header("2. Queries, keys and values")
     attention = trace.attention
     d_model, (n_heads, _, d_k) = attention.x.shape[-1], attention.queries.shape
-    source = "M" if trace.kind == "cross" else "X"
-    reads = r"\mathrm{LayerNorm}(X)" if trace.pre_norm else "X"  # what the sub-layer reads
-    keys_from = "M" if trace.kind == "cross" else reads
+    cross = trace.kind == "cross"
+    stream, source = ("Y", "E") if cross else ("X", "X")  # what the queries, and the keys and values, come from
+    reads = rf"\mathrm{{LayerNorm}}({stream})" if trace.pre_norm else stream  # what the sub-layer reads
+    keys_from = source if cross else reads
     st.latex(
         rf"Q = {reads}\, W^Q,\quad K = {keys_from}\, W^K,\quad V = {keys_from}\, W^V,\qquad "
         rf"d_k = d_{{model}} / h = {d_model} / {n_heads} = {d_k}"
@@ -95,10 +96,10 @@ def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: lis
     st.markdown(
         f"One linear map each (W_Q, W_K, W_V of size d_model × d_model); their {d_model} columns are then cut "
         f"into {n_heads} heads of d_k = {d_k}: head *i* works on its own block (§3.2.2)."
-        + (" M is the encoder output." if trace.kind == "cross" else "")
+        + (" Y is the decoder's stream after masked self-attention, E the encoder output (section 1)." if cross else "")
     )
     split = [
-        Panel("Q = X·W_Q, cut into heads", f"({rows}, d_model)", attention.queries, queries),
+        Panel(f"Q = {stream}·W_Q, cut into heads", f"({rows}, d_model)", attention.queries, queries),
         Panel(f"K = {source}·W_K", f"({columns}, d_model)", attention.keys, keys),
         Panel(f"V = {source}·W_V", f"({columns}, d_model)", attention.values, keys),
     ]

@@ -254,14 +254,13 @@ def main() -> None:
     )
     restore_from_url()
     setup = read_settings()
-    problems = app_trainer.setup_problems(setup)
-    for problem in problems:
-        st.error(f"Cannot train with these settings: {problem}.")
+    if problems := app_trainer.setup_problems(setup):  # the plots and the recipe need valid settings
+        for problem in problems:
+            st.error(f"Cannot train with these settings: {problem}.")
+        return
     show_teaching_plots(setup)
     with st.expander("The same run from the command line"):
         st.code(app_trainer.recipe_toml(setup), language="toml")
-    if problems:
-        return
     trainer = controls(setup)
     if trainer is not None:
         running = trainer.progress.status in ("preparing", "training", "waiting")

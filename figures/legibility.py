@@ -15,6 +15,8 @@ ASSUMED_WIDTH = 600  # an x axis' length when the figure does not say: presentat
 TITLE_CHARS = 40  # a title line that fits a chart on a 390 px wide phone
 TITLE_SCALE = 1.4  # Plotly draws titles this much larger than the layout's font
 MIN_CELL = 20  # pixels: a 16 px token label fits each cell of a square heatmap
+PRESENT_WIDTH = 1700  # pixels: the widest plot a figure gets on a 1920 px projector (less padding, labels, colour bar)
+MAX_MAP_HEIGHT = 640  # pixels: a heatmap without token labels this tall, with its margins, fits a 1080 px screen
 LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
 MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
@@ -93,14 +95,20 @@ def _plot_height(layout: dict) -> float:
     return (layout.get("height") or PLOTLY_DEFAULT_HEIGHT) - margin["t"] - margin["b"]
 
 
+def _labelled(axis: dict) -> bool:
+    """Whether an axis is labelled by an array of texts, a text for each value (a token axis)."""
+    values, texts = axis.get("tickvals"), axis.get("ticktext")
+    return axis.get("tickmode") == "array" and values is not None and texts is not None and len(values) == len(texts)
+
+
 def _thin_axes(layout: dict, font_size: float) -> None:
     """Thin every axis labelled by an array of texts (the token axes) to what its length holds."""
     for name, axis in layout.items():
         if not (name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict)):
             continue
-        values, texts = axis.get("tickvals"), axis.get("ticktext")
-        if axis.get("tickmode") != "array" or values is None or texts is None or len(values) != len(texts):
+        if not _labelled(axis):
             continue
+        values, texts = axis["tickvals"], axis["ticktext"]
         start, end = axis.get("domain", [0, 1])
         length = (_plot_height(layout) if name.startswith("y") else ASSUMED_WIDTH) * (end - start)
         keep = thinned_ticks(len(values), length, font_size)
@@ -140,11 +148,19 @@ def legible(figure: go.Figure, font_size: float | None = None) -> go.Figure:
     return go.Figure(spec)
 
 
-def square_cells(figure: go.Figure, min_width: float = ASSUMED_WIDTH, min_cell: float = MIN_CELL) -> go.Figure:
+def square_cells(
+    figure: go.Figure,
+    width: float = PRESENT_WIDTH,
+    min_width: float = ASSUMED_WIDTH,
+    min_cell: float = MIN_CELL,
+    max_height: float = MAX_MAP_HEIGHT,
+) -> go.Figure:
     """A figure with one heatmap on one pair of axes (click targets may lie over it) drawn with
-    square cells, at least min_width wide in all (for the projector): the y axis is tied to the
-    x axis' scale and the height set to hold rows of cells of max(min_width / columns, min_cell)
-    pixels. Other figures come back unchanged. Give it the builder's figure (z an array)."""
+    square cells (for the projector): the y axis is tied to the x axis' scale and the height set to
+    hold rows of cells of max(min_width / columns, min_cell) pixels, but no more than width / columns
+    (the width draws no larger cells: a taller figure would only add blank space) and, without token
+    labels for its cells to fit, no taller than max_height in all. Other figures come back
+    unchanged. Give it the builder's figure (z an array)."""
     heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
     subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
     if len(heatmaps) != 1 or subplots != {"x"}:
@@ -155,7 +171,9 @@ def square_cells(figure: go.Figure, min_width: float = ASSUMED_WIDTH, min_cell: 
     rows, columns = shape
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
-    cell = max(min_width / columns, min_cell)
+    cell = min(max(min_width / columns, min_cell), width / columns)
+    if not any(_labelled(layout.get(name, {})) for name in ("xaxis", "yaxis")):
+        cell = min(cell, max_height / rows)
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     layout["height"] = round(rows * cell + margin["t"] + margin["b"] + LABEL_ROOM)
     layout.setdefault("yaxis", {}).update(scaleanchor="x", scaleratio=1, constrain="domain")

@@ -15,7 +15,7 @@ import app_checkpoints
 import app_defaults
 import app_present
 import app_results
-from conftest import ROOT, head_view_data
+from conftest import ROOT, head_view_data, language_copy
 from figures import HEAD_VIEW_FONT_SIZE
 from transformer import Translator, load_checkpoint
 from transformer.analysis import average_statistics
@@ -88,6 +88,7 @@ def test_bleu_summary_prefers_test_sets():
     assert app_checkpoints.bleu_summary(metrics) == "test_a 28.25, test_b 31.5"
     assert app_checkpoints.bleu_summary({"dev": {"bleu": 30.0}}) == "dev 30"
     assert app_checkpoints.bleu_summary({}) is None
+    assert app_checkpoints.bleu_summary({"test": {"bleu": "n/a"}, "dev": {"bleu": None}, "x": {"bleu": True}}) is None
 
 
 def test_app_translates_the_example_and_shows_every_view(checkpoints):
@@ -338,3 +339,29 @@ def test_the_view_survives_another_page_and_an_empty_text(checkpoints):
     assert app.get("segmented_control")[0].value == "encoder"
     assert app.selectbox(key="layer").value == 1 and app.selectbox(key="head").value == 1
     assert head_view_pills(app).value == [0, 3]
+
+
+def test_every_pages_inputs_and_view_survive_a_visit_to_another_page(checkpoints):
+    app = run_app({"text": "a b c"})
+    app.switch_page("app_pages/masks.py").run()
+    app.text_area(key="batch").input("a b c d\ne f").run()
+    app.selectbox(key="steps_layer").select(1).run()
+    app.switch_page("app_pages/decoding.py").run()
+    app.text_input(key="prefix").input("c").run()
+    app.switch_page("app_pages/model.py").run()
+    app.switch_page("app_pages/masks.py").run()
+    assert app.text_area(key="batch").value == "a b c d\ne f" and app.selectbox(key="steps_layer").value == 1
+    app.switch_page("app_pages/decoding.py").run()
+    assert app.text_input(key="prefix").value == "c"
+    assert not app.exception
+
+
+def test_a_link_to_a_missing_checkpoint_names_the_one_the_session_keeps_showing(checkpoints):
+    language_copy(TOY, checkpoints, "toy-b", "yy")
+    app = run_app({"ckpt": "toy-b"})
+    app.query_params.clear()
+    app.query_params["ckpt"] = "no-such-model"
+    app.session_state["_url"] = {"ckpt": "no-such-model"}  # as a lecture step hands its link over
+    app.run()
+    assert app.session_state["ckpt"] == "toy-b"
+    assert any("showing 'toy-b' instead" in warning.value for warning in app.warning)

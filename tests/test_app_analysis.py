@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (a fixture)
+from test_app import TIMEOUT, TOY, chart_keys, chart_spec, checkpoints, run_app, texts  # noqa: F401 (a fixture)
 
 import app_analysis
 import app_checkpoints
 import transformer.analysis
+from conftest import ROOT
 from figures import KIND_TITLES, KINDS
 from transformer.analysis import IMPORTANCE_FILE
 
@@ -126,6 +127,17 @@ def test_ablation_translates_again_and_shows_what_moved():
     title = chart_spec(app, "attention_change")["layout"]["title"]["text"].replace("<br>", " ")  # wrapped for a phone
     assert title.startswith(f"{KIND_TITLES[kind]}, layer {layer + 1}, head {head + 1}")
     assert kind != "encoder"  # switching off cross-attention changes nothing before it
+
+
+def test_with_int8_translation_on_the_ablation_still_compares_the_fp32_model_with_itself():
+    """The sidebar's int8 switch is for translations; the page compares the fp32 model's
+    translation with the fp32 model's ablation, so a cross-attention head moves no encoder map."""
+    app = AppTest.from_file(str(ROOT / PAGE), default_timeout=TIMEOUT)
+    app.query_params.update({"tab": "ablation", "text": "a b c d e f", "off": "cross-2-1"})
+    app.session_state["int8"] = True  # the sidebar's switch
+    app.run()
+    assert not app.exception
+    assert heatmap(app, "attention_moved", 0).max() == 0  # panel 1: the encoder (int8 against fp32: ~0.01)
 
 
 def test_the_heads_switched_off_live_in_the_url():

@@ -2,6 +2,8 @@
 toy-reverse checkpoint alone (the `checkpoints` fixture of test_app.py), opened as in
 test_app_pages.py."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,17 @@ def test_the_url_opens_that_head_and_its_weights_are_the_translations(kind):
         "query": "4",
     }
     assert ("inside_cross_result" in chart_keys(app)) == (kind == "decoder")
+
+
+def test_the_encoder_decoder_attention_names_what_its_queries_keys_and_values_come_from():
+    app = open_page(INSIDE, {"text": "a b c", "kind": "cross"})
+    inputs = [a["text"].split("<br>")[0] for a in chart_spec(app, "inside_input")["layout"]["annotations"]]
+    assert inputs[1:] == ["Y, X after masked self-attention", "E, the encoder output: gives K and V"]
+    assert any(r"Q = Y\, W^Q,\quad K = E\, W^K,\quad V = E\, W^V" in latex for latex in texts(app.latex))
+    split = [a["text"].split("<br>")[0] for a in chart_spec(app, "inside_split")["layout"]["annotations"]]
+    assert split == ["Q = Y·W_Q, cut into heads", "K = E·W_K", "V = E·W_V"]
+    # M names the mask alone: it appears only in the formulas with the softmax.
+    assert all("softmax" in latex for latex in texts(app.latex) if re.search(r"\bM\b", latex))
 
 
 def test_bad_url_values_fall_back_with_notices():

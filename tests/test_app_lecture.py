@@ -87,6 +87,7 @@ def test_every_step_shows_its_page_in_its_view_with_its_narrative(number):
     assert expected is None or expected in chart_keys(app)
     state = app.session_state
     assert state["ckpt"] == params["ckpt"] and state["present"]  # the lecture opens in presentation mode
+    assert not state["show_marker"]  # with presentation mode's default: no ▁ on the projector
     if "text" in params:
         assert state["text"] == params["text"]
     if page == "translate":
@@ -117,4 +118,4 @@ def test_a_step_out_of_range_opens_the_first_with_a_notice():
 
 def test_the_link_can_keep_presentation_mode_off():
     app = open_page(LECTURE_PAGE, {"step": "2", "present": "0"})
-    assert not app.session_state["present"]
+    assert not app.session_state["present"] and app.session_state["show_marker"]

@@ -328,7 +328,7 @@ def test_sampling_mode_draws_with_its_settings_and_keeps_them_in_the_url():
 def test_sampling_link_with_bad_settings_falls_back_with_notices():
     app = open_page(DECODING, {"text": "a b", "mode": "sample", "temperature": "9", "top_p": "0", "top_k": "x"})
     warnings = " ".join(texts(app.warning))
-    assert "temperature is not between 0 and 2" in warnings and "top_p is not in (0, 1]" in warnings
+    assert "temperature is not between 0 and 2" in warnings and "top_p is not between 0.05 and 1" in warnings
     assert "top_k is not between" in warnings
     assert app.slider(key="temperature").value == 1.0 and app.number_input(key="top_k").value is None
     app = open_page(DECODING, {"text": "a b", "mode": "nonsense"})

@@ -50,19 +50,45 @@ def test_the_settings_come_from_the_url_and_go_back_to_it():
         ({"steps": "0"}, "steps must be between"),
         ({"d_model": "100000"}, "d_model must be between"),
         ({"min_len": "9", "max_len": "3"}, "min_len (9) is above max_len (3)"),
+        ({"symbols": "40"}, "symbols must be between 2 and 36"),  # beyond a-z0-9: no probe sequence
+        ({"symbols": "0"}, "symbols must be between 2 and 36"),
+        ({"max_len": "0"}, "max_len must be between 1 and 30"),
+        ({"warmup": "0"}, "warmup must be between 1 and 5000"),  # the learning rate divides by it
+        ({"warmup": "-5"}, "warmup must be between 1 and 5000"),
+        ({"d_model": "0"}, "d_model must be between 8 and 256"),
+        ({"d_model": "-4"}, "d_model must be between 8 and 256"),
     ],
 )
 def test_bad_settings_are_explained_and_nothing_starts(params, message):
     app = open_page(PAGE, params)
     assert any(message in error for error in texts(app.error))
+    assert not app.get("plotly_chart") and not app.get("code")  # no plot, no recipe of settings that cannot run
     assert not [button for button in app.button if button.key == "train_start"]
     assert "trainer" not in app.session_state
 
 
-def test_a_link_value_that_is_no_number_falls_back_with_a_notice():
-    app = open_page(PAGE, {"layers": "many"})
-    assert app.session_state["train_layers"] == TrainSetup().layers
-    assert any("layers" in warning for warning in texts(app.warning))
+def test_a_bad_number_typed_in_is_explained_and_can_be_corrected():
+    app = open_page(PAGE)
+    app.number_input(key="train_symbols").set_value(40).run()
+    assert not app.exception, app.exception
+    assert any("symbols must be between 2 and 36" in error for error in texts(app.error))
+    app.number_input(key="train_symbols").set_value(12).run()
+    assert not app.error and app.button(key="train_start")
+    assert {"lr_curve", "smoothing_bars"} <= {chart.key for chart in app.get("plotly_chart")}
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("layers", "many", "layers 'many' is not a int"),
+        ("task", "shuffle", "task 'shuffle' is not one of reverse, copy, sort, rotate, swap"),
+        ("norm", "middle", "norm 'middle' is not one of post, pre"),
+    ],
+)
+def test_a_link_value_that_is_not_understood_falls_back_with_a_notice(name, value, message):
+    app = open_page(PAGE, {name: value})
+    assert app.session_state[f"train_{name}"] == getattr(TrainSetup(), name)
+    assert any(message in warning for warning in texts(app.warning))
 
 
 def test_train_try_and_save_then_translate_with_it():

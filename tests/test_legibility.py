@@ -5,10 +5,19 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from figures import architecture_diagram, attention_grid, attention_heatmap, mask_heatmap
+from figures import (
+    architecture_diagram,
+    attention_grid,
+    attention_heatmap,
+    mask_heatmap,
+    positional_heatmap,
+    similarity_heatmap,
+)
 from figures.legibility import (
     LABEL_ROOM,
+    MAX_MAP_HEIGHT,
     MULTILINE_LIFT,
+    PRESENT_WIDTH,
     TITLE_SCALE,
     TOOLBAR_HEIGHT,
     legible,
@@ -103,8 +112,31 @@ def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
     assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == 1
     cell = (layout.height - 90 - 70 - LABEL_ROOM) / 7
     assert cell * 12 >= 600 and cell >= 20  # wide enough, and a 16 px label fits a cell
-    long = square_cells(go.Figure(go.Heatmap(z=np.random.rand(60, 60).tolist())))
-    assert (long.layout.height - 100 - 80 - LABEL_ROOM) / 60 == 20  # many tokens: cells no smaller than a label
+    tokens = [f"t{i}" for i in range(60)]
+    long = square_cells(attention_heatmap(np.random.rand(60, 60), tokens, tokens))
+    assert (long.layout.height - 20 - 10 - LABEL_ROOM) / 60 == 20  # many tokens: cells no smaller than a label
+
+
+def cell_size(figure: go.Figure, rows: int) -> float:
+    """The side of square_cells' cell: the height it set less the margins and the labels' room."""
+    return (figure.layout.height - figure.layout.margin.t - figure.layout.margin.b - LABEL_ROOM) / rows
+
+
+def test_a_large_matrix_on_the_projector_gets_the_cells_its_width_allows_within_one_screen():
+    # The positional encoding table and its similarities: no token labels, too many columns for 20 px cells.
+    for figure, (rows, columns) in (
+        (positional_heatmap(np.random.rand(128, 256)), (128, 256)),
+        (similarity_heatmap(np.random.rand(128, 128)), (128, 128)),
+    ):
+        cell = cell_size(square_cells(figure), rows)
+        assert cell * columns <= PRESENT_WIDTH and cell * rows <= MAX_MAP_HEIGHT
+        assert cell * rows == pytest.approx(MAX_MAP_HEIGHT)  # as large as the screen allows
+
+
+def test_a_token_map_too_wide_for_labelled_cells_gets_the_cells_its_width_allows():
+    tokens = [f"t{i}" for i in range(100)]  # 20 px a token would need 2000 px
+    figure = square_cells(attention_heatmap(np.random.rand(100, 100), tokens, tokens))
+    assert cell_size(figure, 100) * 100 == pytest.approx(PRESENT_WIDTH)
 
 
 def test_square_cells_leave_other_figures_alone():
