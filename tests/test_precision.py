@@ -22,7 +22,8 @@ def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance
         expected = model(src, tgt).log_softmax(-1)
         got = converted(src, tgt).float().log_softmax(-1)
     assert (got - expected).abs().max() < tolerance
-    assert next(model.parameters()).dtype == torch.float32  # the original is untouched
+    assert next(model.parameters()).dtype == torch.float32  # the original is untouched ...
+    assert all(type(module) is torch.nn.Linear for module in model.modules() if "Linear" in type(module).__name__)
 
 
 def test_fp32_is_the_model_itself():

@@ -30,9 +30,11 @@ def for_inference(model: nn.Module, precision: str) -> nn.Module:
     if precision == "int8":
         if next(model.parameters()).device.type != "cpu":
             raise ValueError("int8 inference runs on the CPU only")
+        copied = copy.deepcopy(model).eval()
         with warnings.catch_warnings():  # torch.ao's eager quantization announces its successor
             warnings.simplefilter("ignore")
-            return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
+            # In place on our copy: quantize_dynamic would copy it again, 0.14 s of every CLI run.
+            return torch.ao.quantization.quantize_dynamic(copied, {nn.Linear}, dtype=torch.qint8, inplace=True)
     raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
