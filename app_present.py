@@ -28,6 +28,12 @@ def presenting() -> bool:
     return bool(st.session_state.get("present"))
 
 
+def presentation_changed() -> None:
+    """Presentation mode changed (its toggle, or a link): "Show ▁" goes back to the mode's default,
+    which the sidebar sets (on, or off when presenting)."""
+    st.session_state.pop("show_marker", None)
+
+
 def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
     click on a point call it (the chart's selection is then in st.session_state[key]). Token axes

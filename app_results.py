@@ -123,7 +123,9 @@ def translate(checkpoint: Checkpoint, text: str, precision: str | None = None) -
     (checkpoint, text, settings): reruns that only change a view never run the model. The
     analysis pages pass precision "fp32": they compare it with what the fp32 model does."""
     settings = decoding_settings(checkpoint)
-    translation, _, seconds = _translate(str(checkpoint.folder), checkpoint.version, text, settings, None, precision)
+    translation, _, seconds = _translate(
+        str(checkpoint.folder), checkpoint.version, text, settings, precision=precision
+    )
     return translation, seconds
 
 

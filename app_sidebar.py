@@ -21,7 +21,7 @@ from app_checkpoints import (
     metrics,
     selected_checkpoint,
 )
-from app_present import PRESENTATION_CSS, presenting
+from app_present import PRESENTATION_CSS, presentation_changed, presenting
 from app_results import decoding_label
 from app_url import notice, url_param
 from figures.tokens import display_token
@@ -110,10 +110,6 @@ def _summary(checkpoint: Checkpoint) -> None:
         st.caption(info["description"])
 
 
-def _presentation_changed() -> None:
-    st.session_state["show_marker"] = not st.session_state["present"]
-
-
 def shown_tokens(tokens: list[str]) -> list[str]:
     """tokens as the sidebar's "Show ▁" switch displays them (figures.tokens.display_token)."""
     return [display_token(token, st.session_state.get("show_marker", True)) for token in tokens]
@@ -133,7 +129,7 @@ def sidebar() -> None:
         st.toggle(
             "Presentation mode",
             key="present",
-            on_change=_presentation_changed,
+            on_change=presentation_changed,
             help="Larger text and figures, fewer controls: for a projector.",
         )
         if presenting():

@@ -115,7 +115,8 @@ def parse_setup(values: dict[str, str]) -> tuple[dict, list[str]]:
         try:
             value = types[name](text) if types[name] is not str else text
         except ValueError:
-            rejected.append(f"The link's {name} {text[:20]!r} is not a {types[name].__name__}; using the default.")
+            kind = {int: "whole number", float: "number"}[types[name]]
+            rejected.append(f"The link's {name} {text[:20]!r} is not a {kind}; using the default.")
             continue
         if isinstance(value, float) and not math.isfinite(value):
             rejected.append(f"The link's {name} is not a finite number; using the default.")

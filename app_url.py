@@ -17,7 +17,7 @@ from contextvars import ContextVar
 import streamlit as st
 
 from app_checkpoints import Checkpoint
-from app_present import presenting
+from app_present import presentation_changed, presenting
 
 MAX_TEXT_CHARS = 2000  # far beyond any model's max_len; only bounds the work a URL can ask for
 MAX_URL_DIGITS = 6  # more than any layer, head, step or sentence number needs
@@ -100,9 +100,7 @@ def restore_presentation() -> None:
         return
     if value in ("0", "1"):
         if st.session_state.get("present", False) != (value == "1"):
-            # The mode changes as if by its toggle: "Show ▁" goes back to the mode's default
-            # (the sidebar sets it: on, or off when presenting).
-            st.session_state.pop("show_marker", None)
+            presentation_changed()  # as the toggle would
         st.session_state["present"] = value == "1"
     else:
         notice("The link's present value is not 0 or 1; presentation mode is off.")

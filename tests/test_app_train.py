@@ -80,7 +80,7 @@ def test_a_bad_number_typed_in_is_explained_and_can_be_corrected():
 @pytest.mark.parametrize(
     "name, value, message",
     [
-        ("layers", "many", "layers 'many' is not a int"),
+        ("layers", "many", "layers 'many' is not a whole number"),
         ("task", "shuffle", "task 'shuffle' is not one of reverse, copy, sort, rotate, swap"),
         ("norm", "middle", "norm 'middle' is not one of post, pre"),
     ],
