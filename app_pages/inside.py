@@ -86,11 +86,12 @@ def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: lis
     attention = trace.attention
     d_model, (n_heads, _, d_k) = attention.x.shape[-1], attention.queries.shape
     cross = trace.kind == "cross"
-    stream, source = ("Y", "E") if cross else ("X", "X")  # what the queries, and the keys and values, come from
-    reads = rf"\mathrm{{LayerNorm}}({stream})" if trace.pre_norm else stream  # what the sub-layer reads
-    keys_from = source if cross else reads
+    stream = "Y" if cross else "X"  # what the queries come from
+    reads = f"LayerNorm({stream})" if trace.pre_norm else stream  # what the sub-layer reads
+    keys_from = "E" if cross else reads  # and the keys and values
+    q_from, kv_from = (text.replace("LayerNorm", r"\mathrm{LayerNorm}") for text in (reads, keys_from))
     st.latex(
-        rf"Q = {reads}\, W^Q,\quad K = {keys_from}\, W^K,\quad V = {keys_from}\, W^V,\qquad "
+        rf"Q = {q_from}\, W^Q,\quad K = {kv_from}\, W^K,\quad V = {kv_from}\, W^V,\qquad "
         rf"d_k = d_{{model}} / h = {d_model} / {n_heads} = {d_k}"
     )
     st.markdown(
@@ -99,9 +100,9 @@ def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: lis
         + (" Y is the decoder's stream after masked self-attention, E the encoder output (section 1)." if cross else "")
     )
     split = [
-        Panel(f"Q = {stream}·W_Q, cut into heads", f"({rows}, d_model)", attention.queries, queries),
-        Panel(f"K = {source}·W_K", f"({columns}, d_model)", attention.keys, keys),
-        Panel(f"V = {source}·W_V", f"({columns}, d_model)", attention.values, keys),
+        Panel(f"Q = {reads}·W_Q, cut into heads", f"({rows}, d_model)", attention.queries, queries),
+        Panel(f"K = {keys_from}·W_K", f"({columns}, d_model)", attention.keys, keys),
+        Panel(f"V = {keys_from}·W_V", f"({columns}, d_model)", attention.values, keys),
     ]
     chart(matrices_figure(split, head=head), "inside_split", "heads")
     one_head = [

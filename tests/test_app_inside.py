@@ -137,5 +137,8 @@ def test_a_pre_norm_model_shows_the_layer_norm_before_each_sublayer(word_tokeniz
     assert any("pre-norm" in markdown for markdown in texts(app.markdown))
     titles = [a["text"] for a in chart_spec(app, "inside_input")["layout"]["annotations"]]
     assert titles[-1].startswith("LayerNorm: what the attention reads") and "(T, d_model) = (" in titles[-1]
+    split = [a["text"].split("<br>")[0] for a in chart_spec(app, "inside_split")["layout"]["annotations"]]
+    assert split == ["Q = LayerNorm(Y)·W_Q, cut into heads", "K = E·W_K", "V = E·W_V"]  # E: normed by the encoder
+    assert any(r"Q = \mathrm{LayerNorm}(Y)\, W^Q,\quad K = E\, W^K" in latex for latex in texts(app.latex))
     assert len(chart_spec(app, "inside_residual")["layout"]["annotations"]) == 1  # x + MultiHead, no LayerNorm after
     assert "(T, d_ff) = (" in chart_spec(app, "inside_ff_hidden")["layout"]["annotations"][0]["text"]
