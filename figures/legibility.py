@@ -160,7 +160,9 @@ def square_cells(
     hold rows of cells of max(min_width / columns, min_cell) pixels, but no more than width / columns
     (the width draws no larger cells: a taller figure would only add blank space) and, without token
     labels for its cells to fit, no taller than max_height in all. Other figures come back
-    unchanged. Give it the builder's figure (z an array)."""
+    unchanged, and so does a table with token labels on one axis only (a vector per token, such as
+    (T, d_ff) activations: square cells would flatten it to a strip). Give it the builder's
+    figure (z an array)."""
     heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
     subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
     if len(heatmaps) != 1 or subplots != {"x"}:
@@ -171,8 +173,11 @@ def square_cells(
     rows, columns = shape
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
+    labelled = [_labelled(layout.get(name, {})) for name in ("xaxis", "yaxis")]
+    if labelled.count(True) == 1:
+        return figure
     cell = min(max(min_width / columns, min_cell), width / columns)
-    if not any(_labelled(layout.get(name, {})) for name in ("xaxis", "yaxis")):
+    if not any(labelled):
         cell = min(cell, max_height / rows)
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     layout["height"] = round(rows * cell + margin["t"] + margin["b"] + LABEL_ROOM)

@@ -13,6 +13,7 @@ from figures import (
     positional_heatmap,
     similarity_heatmap,
 )
+from figures.inside import Panel, matrices_figure
 from figures.legibility import (
     LABEL_ROOM,
     MAX_MAP_HEIGHT,
@@ -137,6 +138,13 @@ def test_a_token_map_too_wide_for_labelled_cells_gets_the_cells_its_width_allows
     tokens = [f"t{i}" for i in range(100)]  # 20 px a token would need 2000 px
     figure = square_cells(attention_heatmap(np.random.rand(100, 100), tokens, tokens))
     assert cell_size(figure, 100) * 100 == pytest.approx(PRESENT_WIDTH)
+
+
+def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector():
+    """(T, d_ff) activations on the Inside page: square cells of 1700 / 1024 px would flatten them."""
+    tokens = [f"t{i}" for i in range(9)]
+    figure = matrices_figure([Panel("FFN hidden", "(T, d_ff)", np.random.rand(9, 1024), tokens)])
+    assert square_cells(figure) is figure
 
 
 def test_square_cells_leave_other_figures_alone():
