@@ -58,9 +58,8 @@ def _restore_checkpoint_from_url(names: list[str]) -> None:
         return
     if requested in names:
         st.session_state["ckpt"] = requested
-    else:  # the one the session shows already, if any
-        shown = st.session_state.get("ckpt") if st.session_state.get("ckpt") in names else default_checkpoint(names)
-        notice(f"The link names a checkpoint that is not available; showing {shown!r} instead.")
+    else:
+        notice(f"The link names a checkpoint that is not available; showing {st.session_state['ckpt']!r} instead.")
 
 
 def _decoding_widgets(translator: Translator) -> None:
@@ -144,9 +143,9 @@ def sidebar() -> None:
         if not names:
             st.error(f"No checkpoint folders in {checkpoints_dir()}.")
             return
-        _restore_checkpoint_from_url(names)
         if st.session_state.get("ckpt") not in names:
             st.session_state["ckpt"] = default_checkpoint(names)
+        _restore_checkpoint_from_url(names)
         st.selectbox(
             "Checkpoint",
             names,

@@ -325,6 +325,15 @@ def test_sampling_mode_draws_with_its_settings_and_keeps_them_in_the_url():
     assert texts(open_page(DECODING, dict(params)).code)[0] == first  # the link draws the same sample
 
 
+@pytest.mark.parametrize("top_p", ["0.049", "0.01", "0.001"])  # 0.001 rounds to 0, no nucleus at all
+def test_a_top_p_below_the_sliders_minimum_falls_back_with_a_notice(top_p):
+    app = open_page(DECODING, {"text": "a b", "mode": "sample", "top_p": top_p})
+    assert any("top_p is not between 0.05 and 1" in warning for warning in texts(app.warning))
+    assert app.slider(key="top_p").value == 1.0
+    app.slider(key="top_p").set_value(0.05).run()  # the slider's own minimum still draws
+    assert not app.exception and app.query_params["top_p"] == "0.05"
+
+
 def test_sampling_link_with_bad_settings_falls_back_with_notices():
     app = open_page(DECODING, {"text": "a b", "mode": "sample", "temperature": "9", "top_p": "0", "top_k": "x"})
     warnings = " ".join(texts(app.warning))
