@@ -61,9 +61,9 @@ def attribution_tab(checkpoint: app_checkpoints.Checkpoint, translation: Transla
     app_url.keep_valid("attribution_steps", list(STEP_CHOICES), DEFAULT_STEPS)
     method_column, steps_column = st.columns([2, 1])
     method = method_column.segmented_control(
-        "Method", list(METHODS), format_func=METHODS.get, key="attribution_method", required=True
+        "Method", list(METHODS), format_func=METHODS.get, key=app_url.kept("attribution_method"), required=True
     )
-    steps = steps_column.select_slider("Integration steps", STEP_CHOICES, key="attribution_steps")
+    steps = steps_column.select_slider("Integration steps", STEP_CHOICES, key=app_url.kept("attribution_steps"))
     result = _attribution(checkpoint, translation, steps)
     values = result.integrated_gradients if method == "ig" else result.gradient_x_input
     if method == "ig":

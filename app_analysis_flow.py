@@ -80,7 +80,7 @@ def training_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translatio
     probes = list(range(len(history.probes)))
     app_url.keep_valid("history_probe", probes, 0)
     probe = st.selectbox(
-        "Probe sentence", probes, key="history_probe", format_func=lambda i: history.probes[i]["source"]
+        "Probe sentence", probes, key=app_url.kept("history_probe"), format_func=lambda i: history.probes[i]["source"]
     )
     kind = kind_picker("history_kind", "cross")
     layer_column, head_column, _ = st.columns([1, 1, 2])
@@ -90,7 +90,7 @@ def training_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translatio
     with head_column:
         head = head_index(head_picker(n_heads, "history_head"))
     app_url.keep_valid("history_step", history.steps, history.steps[-1])
-    step = st.select_slider("Training step", history.steps, key="history_step")
+    step = st.select_slider("Training step", history.steps, key=app_url.kept("history_step"))
 
     maps = {s: head_map(history.at(s, probe, kind).numpy(), layer, head) for s in history.steps}
     queries, keys = query_key_tokens(
@@ -130,7 +130,7 @@ def alignment_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translati
     layer_column, shift_column = st.columns([1, 3])
     with layer_column:
         layer = layer_picker("Decoder layer", checkpoint.translator.config.n_decoder_layers, "alignment_layer")
-    shifted = shift_column.toggle("Shift-Att: one step later", key="shift_att")
+    shifted = shift_column.toggle("Shift-Att: one step later", key=app_url.kept("shift_att"))
     aligned = alignment(translation, layer, shifted)
     links = argmax_links(aligned)
     reading = "Shift-Att" if shifted else "standard"

@@ -71,7 +71,9 @@ def statistics_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translat
         st.info("Type a sentence above.")
         return
     app_url.keep_valid("stats_source", list(sources), next(iter(sources)))
-    source = st.radio("Averaged over", list(sources), key="stats_source", format_func=sources.get, horizontal=True)
+    source = st.radio(
+        "Averaged over", list(sources), key=app_url.kept("stats_source"), format_func=sources.get, horizontal=True
+    )
     if source == "dev":
         statistics = dev_statistics(checkpoint.translator, str(checkpoint.folder), checkpoint.version, sample)
     else:
@@ -129,7 +131,7 @@ def heads_to_switch_off(config) -> list[tuple[str, int, int]]:
         heads = column.multiselect(
             f"{KIND_TITLES[kind]}: off",
             options,
-            key=key,
+            key=app_url.kept(key),
             format_func=lambda h: f"L{h[0] + 1} H{h[1] + 1}",
             placeholder="no head",
             on_change=lambda: st.session_state.pop("moved_head", None),  # show the new most moved head
@@ -187,7 +189,7 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
     kind, layer, head = st.selectbox(
         "Head",
         options,
-        key="moved_head",
+        key=app_url.kept("moved_head"),
         format_func=lambda h: f"{KIND_TITLES[h[0]]}, layer {h[1] + 1}, head {h[2] + 1}",
     )
     queries, keys = query_key_tokens(kind, original.source_tokens, original.target_tokens)

@@ -73,16 +73,19 @@ def default_checkpoint(names: list[str]) -> str | None:
     return names[0] if names else None
 
 
+def _modified(path: Path) -> int | None:
+    """path's modification time (ns), None if it cannot be read: in a cache key, so that a file
+    that changes is read afresh."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def _version(folder: Path) -> str:
     """Modification times of the checkpoint's files: a re-exported checkpoint is loaded afresh
     instead of being served from the caches."""
-    stamps = []
-    for file in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE):
-        try:
-            stamps.append(str((folder / file).stat().st_mtime_ns))
-        except OSError:
-            stamps.append("-")
-    return "/".join(stamps)
+    return "/".join(str(_modified(folder / file)) for file in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -148,17 +151,19 @@ def language_pair(info: dict) -> tuple[str, str] | None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _info(folder: str, version: str) -> dict:
+def _info(path: str, modified: int | None) -> dict:
     try:
-        return read_json(Path(folder) / CONFIG_FILE)
+        return read_json(Path(path))
     except CheckpointError:
         return {}  # the sidebar reports it when the checkpoint is picked
 
 
 def checkpoint_info(name: str) -> dict:
-    """The config.json of a listed checkpoint, read without loading the model ({} if unreadable)."""
-    folder = checkpoints_dir() / name
-    return _info(str(folder), _version(folder))
+    """The config.json of a listed checkpoint, read without loading the model ({} if unreadable).
+    Cached per modification time of that file alone: the labels of every listed checkpoint ask for
+    it on every run."""
+    path = checkpoints_dir() / name / CONFIG_FILE
+    return _info(str(path), _modified(path))
 
 
 def checkpoint_label(name: str) -> str:
@@ -198,11 +203,8 @@ def training_log(checkpoint: Checkpoint) -> pd.DataFrame | None:
     """training_log.csv as a table, None if the checkpoint has none; CheckpointError if it cannot
     be read. Cached per modification time: a log that grows is read again."""
     path = checkpoint.folder / TRAINING_LOG
-    try:
-        modified = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _training_log(str(path), modified)
+    modified = _modified(path)
+    return None if modified is None else _training_log(str(path), modified)
 
 
 def model_card(checkpoint: Checkpoint) -> str | None:

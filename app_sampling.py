@@ -59,14 +59,14 @@ def controls() -> Sampling:
         "Temperature",
         *BOUNDS["temperature"],
         step=SLIDER_STEP,
-        key="temperature",
+        key=app_url.kept("temperature"),
         help="Log-probabilities are divided by it: below 1 sharper, above 1 flatter; 0 is greedy.",
     )
     top_k = top_k_column.number_input(
         "Top-k",
         *BOUNDS["top_k"],
         value=None,
-        key="top_k",
+        key=app_url.kept("top_k"),
         placeholder="every token",
         help="Draw only among the k most probable tokens.",
     )
@@ -74,11 +74,11 @@ def controls() -> Sampling:
         "Top-p (nucleus)",
         *BOUNDS["top_p"],
         step=SLIDER_STEP,
-        key="top_p",
+        key=app_url.kept("top_p"),
         help="Draw only among the most probable tokens that together reach this probability; 1 keeps all.",
     )
     seed = seed_column.number_input(
-        "Seed", *BOUNDS["seed"], key="seed", help="The same seed draws the same translation."
+        "Seed", *BOUNDS["seed"], key=app_url.kept("seed"), help="The same seed draws the same translation."
     )
     return Sampling(temperature, top_k, None if top_p >= 1 else top_p, int(seed))
 

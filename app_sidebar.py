@@ -2,8 +2,8 @@
 switch, the checkpoint picker, the decoding settings and a short summary of the model.
 
 Session state: owns "present", "show_marker", "ckpt", "beam_size", "max_len" and "int8" (its
-widgets, read by app_present, app_checkpoints and app_results), and keeps the pages' shared keys
-(KEPT_ACROSS_PAGES) alive while another page is open.
+widgets, read by app_present, app_checkpoints and app_results), and keeps the pages' inputs and
+views (app_url.KEPT) alive while another page is open.
 """
 
 import streamlit as st
@@ -23,25 +23,11 @@ from app_checkpoints import (
 )
 from app_present import PRESENTATION_CSS, presentation_changed, presenting
 from app_results import decoding_label
-from app_url import notice, url_param
+from app_url import KEPT, notice, url_param
 from figures.tokens import display_token
 from transformer import CheckpointError, Translator
 
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
-# Widget keys kept per session, so a page shows what it showed when its reader comes back: the
-# shared sentence and each page's view and inputs. (Every page checks a kept choice against
-# what it can show now: app_url.keep_valid.)
-KEPT_ACROSS_PAGES = (
-    "text",
-    *("kind", "layer", "head", "head_view_heads"),  # Translate
-    *("compare_ckpts", "compare_layer", "compare_head"),  # Compare
-    *("batch", "targets", "sentence", "steps_kind", "steps_layer", "steps_head"),  # Masks
-    *("decoding_mode", "step", "prefix", "temperature", "top_k", "top_p", "seed"),  # Decoding
-    *("inside_kind", "inside_layer", "inside_head", "inside_query", "inside_key"),  # Inside
-    *("analysis_tab", "attribution_method", "attribution_steps", "stats_source", "moved_head"),  # Analysis
-    *("history_probe", "history_step", "history_kind", "history_layer", "history_head", "shift_att"),
-    *("rollout_layer", "relevance_layer", "alignment_layer"),
-)
 
 
 def _checkpoint_changed() -> None:
@@ -118,9 +104,9 @@ def sidebar() -> None:
     """Presentation mode, checkpoint picker, decoding settings and a short model summary; the
     settings live in st.session_state, where current_checkpoint and translate read them."""
     # A widget's value is dropped at the end of a run that shows no widget with its key: assigning
-    # it to itself keeps the shared sentence and the Translate view while another page is open (or
-    # Translate shows no map, its text empty).
-    for key in KEPT_ACROSS_PAGES:
+    # it to itself keeps each page's inputs and view while another page is open (or Translate shows
+    # no map, its text empty). A copy of KEPT: other sessions' runs may add to it meanwhile.
+    for key in tuple(KEPT):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     names = checkpoint_names()

@@ -4,9 +4,10 @@ page is shown inside another under its URL (fixed_url, a lecture step).
 
 Session state: owns "_url" (the link's parameters not handed out yet) and "_notices" (the warnings
 app.py shows above the page); seeds "text", the sentence every page shares (sentence_input), and
-"present" from the link. A URL value is only ever used as text to translate or compared with the
-listed checkpoint folder names and the model's layers, heads and steps: no path from a URL is ever
-opened.
+"present" from the link; names the widget keys whose values outlive a visit to another page (kept,
+KEPT: the sidebar keeps them). A URL value is only ever used as text to translate or compared with
+the listed checkpoint folder names and the model's layers, heads and steps: no path from a URL is
+ever opened.
 """
 
 import functools
@@ -21,6 +22,17 @@ from app_present import presentation_changed, presenting
 
 MAX_TEXT_CHARS = 2000  # far beyond any model's max_len; only bounds the work a URL can ask for
 MAX_URL_DIGITS = 6  # more than any layer, head, step or sentence number needs
+# The keys of every page's inputs and view, registered by kept as their widgets are drawn; the
+# sidebar keeps their values while another page is open. Shared by the process: the keys are fixed
+# names, and a page's keys need keeping only once it has been shown, which registers them.
+KEPT: set[str] = set()
+
+
+def kept(key: str) -> str:
+    """key, registered in KEPT: a widget declared with key=kept("layer") keeps its value across a
+    visit to another page. (Each page checks a kept choice against what it can show now: keep_valid.)"""
+    KEPT.add(key)
+    return key
 
 
 def url_param(key: str) -> str | None:
@@ -87,7 +99,7 @@ def sentence_input(checkpoint: Checkpoint) -> str:
     info = checkpoint.translator.info
     return st.text_input(
         f"Sentence ({info.get('source_language', 'source')})",
-        key="text",
+        key=kept("text"),
         max_chars=MAX_TEXT_CHARS,
         help=f"Up to {checkpoint.translator.max_source_tokens} tokens are used; Enter applies.",
     )

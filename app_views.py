@@ -2,7 +2,8 @@
 — as widgets, and as the link spells it: `kind=cross&layer=2&head=3` (1-based) or `head=avg`.
 
 Session state: owns no key of its own; each page passes the keys of its widgets, all sharing one
-`prefix` ("" on Translate, "inside_" on Inside a layer...), so that pages keep separate views.
+`prefix` ("" on Translate, "inside_" on Inside a layer...), so that pages keep separate views, and
+each kept across a visit to another page (app_url.kept).
 """
 
 import streamlit as st
@@ -59,17 +60,17 @@ def restore_view(config, prefix: str, default_kind: str, default_layer: int = 0,
 
 def kind_picker(key: str, default: str, container=st) -> str:
     app_url.keep_valid(key, list(KINDS), default)
-    return container.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key=key, required=True)
+    return container.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key=app_url.kept(key), required=True)
 
 
 def layer_picker(label: str, n_layers: int, key: str, default: int | None = None, container=st) -> int:
     """A layer (0-based); by default the last, the one closest to the output."""
     app_url.keep_valid(key, list(range(n_layers)), n_layers - 1 if default is None else min(default, n_layers - 1))
-    return container.selectbox(label, range(n_layers), key=key, format_func=lambda i: f"Layer {i + 1}")
+    return container.selectbox(label, range(n_layers), key=app_url.kept(key), format_func=lambda i: f"Layer {i + 1}")
 
 
 def head_picker(n_heads: int, key: str, average: bool = True, container=st) -> int | str:
     """A head (0-based), or AVERAGE where the average over the heads is a choice (its default)."""
     heads = [AVERAGE, *range(n_heads)] if average else list(range(n_heads))
     app_url.keep_valid(key, heads, heads[0])
-    return container.selectbox("Head", heads, key=key, format_func=lambda h: head_label(head_index(h)))
+    return container.selectbox("Head", heads, key=app_url.kept(key), format_func=lambda h: head_label(head_index(h)))

@@ -77,7 +77,7 @@ def main() -> None:
                 f"The sentence is longer than this model's limit: only its first {checkpoint.translator.max_source_tokens} tokens are used."
             )
     # Tabs that track the open one run only that one: the importance tab may compute for a while.
-    tabs = st.tabs([label for label, _ in TABS.values()], key=TAB_KEY, on_change="rerun")
+    tabs = st.tabs([label for label, _ in TABS.values()], key=app_url.kept(TAB_KEY), on_change="rerun")
     opened = next(iter(TABS))
     for (name, (_, section)), tab in zip(TABS.items(), tabs):
         if tab.open:

@@ -12,7 +12,7 @@ import app_present
 import app_results
 import app_url
 from app_compare import MAX_COMPARED, SHARPEST
-from app_views import AVERAGE, head_picker, url_value
+from app_views import head_picker, url_value
 from figures import alignment_links, attention_heatmap, head_label
 from transformer import CheckpointError
 from transformer.guardrails import language_warning
@@ -41,7 +41,7 @@ def pickers(comparable: list[str]) -> list[app_checkpoints.Checkpoint]:
     names = st.multiselect(
         "Checkpoints",
         comparable,
-        key="compare_ckpts",
+        key=app_url.kept("compare_ckpts"),
         max_selections=MAX_COMPARED,
         format_func=app_checkpoints.checkpoint_label,
         help=f"Up to {MAX_COMPARED} of the checkpoints that translate from English, side by side.",
@@ -67,7 +67,7 @@ def view_pickers(
     layer = layer_column.selectbox(
         "Layer",
         layers,
-        key="compare_layer",
+        key=app_url.kept("compare_layer"),
         format_func=lambda layer: "Sharpest (each model's)" if layer == SHARPEST else f"Layer {layer + 1}",
         help="Sharpest: the layer whose encoder–decoder attention is the sharpest alignment, for each model "
         "(as the Translate page opens).",
@@ -76,7 +76,8 @@ def view_pickers(
     return layer, head
 
 
-def column(index: int, result: app_compare.Compared, sharpest: bool) -> None:
+def column(index: int, result: app_compare.Compared, sharpest: bool, head: str) -> None:
+    """One checkpoint's translation, map and links; head: the head as the URL spells it (file names)."""
     checkpoint, translation = result.checkpoint, result.translation
     st.subheader(app_checkpoints.checkpoint_label(checkpoint.name))
     if translation.truncated:
@@ -88,8 +89,7 @@ def column(index: int, result: app_compare.Compared, sharpest: bool) -> None:
         f"{result.seconds * 1000:.0f} ms."
     )
     view = f"Layer {result.layer + 1}{' (sharpest)' if sharpest else ''}, {head_label(result.head)}"
-    head = AVERAGE if result.head is None else result.head
-    name = f"{checkpoint.name}-cross-layer{result.layer + 1}-head-{url_value(head)}"
+    name = f"{checkpoint.name}-cross-layer{result.layer + 1}-head-{head}"
     app_present.plotly_chart(
         attention_heatmap(result.weights, translation.target_tokens, translation.source_tokens, title=view),
         key=f"compare_map_{index}",
@@ -136,7 +136,7 @@ def main() -> None:
         st.warning(warning, icon=":material/translate:")
     for index, (place, checkpoint) in enumerate(zip(st.columns(len(checkpoints)), checkpoints)):
         with place:
-            column(index, app_compare.compare(checkpoint, text, layer, head), layer == SHARPEST)
+            column(index, app_compare.compare(checkpoint, text, layer, head), layer == SHARPEST, view["head"])
     app_url.set_url(text=text, **view)
 
 

@@ -67,7 +67,14 @@ def choose_step(n_steps: int) -> int:
         return 0
     step_buttons(n_steps)
     return (
-        st.slider("Step", 1, n_steps, key="step", help="Each step feeds the tokens so far and predicts one more.") - 1
+        st.slider(
+            "Step",
+            1,
+            n_steps,
+            key=app_url.kept("step"),
+            help="Each step feeds the tokens so far and predicts one more.",
+        )
+        - 1
     )
 
 
@@ -155,7 +162,9 @@ def choose_mode(checkpoint: app_checkpoints.Checkpoint) -> str:
     app_url.keep_valid("decoding_mode", [SEARCH, SAMPLE], SEARCH)
     beam_size, _ = app_results.decoding_settings(checkpoint)
     names = {SEARCH: f"{app_results.decoding_label(beam_size).capitalize()} (sidebar)", SAMPLE: "Sampling"}
-    return st.segmented_control("Decoding", names, format_func=names.get, key="decoding_mode", required=True)
+    return st.segmented_control(
+        "Decoding", names, format_func=names.get, key=app_url.kept("decoding_mode"), required=True
+    )
 
 
 def stepper(
@@ -209,7 +218,7 @@ def main() -> None:
     with prefix_column:
         prefix = st.text_input(
             f"Force a prefix ({checkpoint.translator.info.get('target_language', 'target')})",
-            key="prefix",
+            key=app_url.kept("prefix"),
             max_chars=MAX_PREFIX_CHARS,
             placeholder="the beginning of the translation",
             disabled=mode == SAMPLE,

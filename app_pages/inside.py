@@ -49,7 +49,10 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
     head = app_views.head_picker(config.n_heads, "inside_head", average=False, container=head_column)
     app_url.keep_valid("inside_query", list(range(len(queries))), 0)
     query = query_column.selectbox(
-        "Query token", range(len(queries)), key="inside_query", format_func=lambda i: f"{i + 1}: {queries[i]}"
+        "Query token",
+        range(len(queries)),
+        key=app_url.kept("inside_query"),
+        format_func=lambda i: f"{i + 1}: {queries[i]}",
     )
     return kind, layer, head, query
 
@@ -145,7 +148,9 @@ def show_neuron_view(trace: LayerTrace, head: int, query: int, queries: list[str
         neuron, queries[query], keys, key, title=f"{head_label(head).capitalize()}, query {queries[query]}"
     )
     chart(figure, "inside_neuron_view", f"neuron-view-head{head + 1}", on_select=select_clicked_key)
-    key = st.selectbox("Key", range(len(keys)), key="inside_key", format_func=lambda j: f"{j + 1}: {keys[j]}")
+    key = st.selectbox(
+        "Key", range(len(keys)), key=app_url.kept("inside_key"), format_func=lambda j: f"{j + 1}: {keys[j]}"
+    )
     bars = product_bars(
         neuron.products[key], queries[query], keys[key], neuron.scores[key].item(), neuron.weights[key].item()
     )

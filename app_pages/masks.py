@@ -59,11 +59,11 @@ def read_batch(checkpoint: app_checkpoints.Checkpoint) -> list[str]:
     )
     sources_column, targets_column = st.columns(2)
     batch = sources_column.text_area(
-        "Source sentences, one a line", key="batch", height=120, max_chars=app_url.MAX_TEXT_CHARS
+        "Source sentences, one a line", key=app_url.kept("batch"), height=120, max_chars=app_url.MAX_TEXT_CHARS
     )
     targets_column.text_area(
         "Decoder inputs, one a line (optional)",
-        key="targets",
+        key=app_url.kept("targets"),
         height=120,
         max_chars=app_url.MAX_TEXT_CHARS,
         help="Line i is fed to the decoder for sentence i (after `<s>`); an empty or missing line feeds the "
@@ -197,7 +197,7 @@ def main() -> None:
     )
     app_url.keep_valid("sentence", list(range(len(pairs))), shortest)
     sentence = st.selectbox(
-        "Sentence", range(len(pairs)), key="sentence", format_func=lambda i: f"{i + 1}: {sentences[i]}"
+        "Sentence", range(len(pairs)), key=app_url.kept("sentence"), format_func=lambda i: f"{i + 1}: {sentences[i]}"
     )
     show_masks(src, tgt, source_tokens, target_tokens, pad_id, sentence)
     attention_by_steps(checkpoint, src, tgt, source_tokens, target_tokens, sentence)

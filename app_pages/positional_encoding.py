@@ -36,7 +36,7 @@ def sinusoids(table, d_model: int) -> None:
     dimensions = st.multiselect(
         "Dimensions",
         range(d_model),
-        key="pe_dims",
+        key=app_url.kept("pe_dims"),
         format_func=lambda d: f"{d} ({'cos' if d % 2 else 'sin'})",
         help="Dimension 2i is a sine, 2i+1 the cosine of the same frequency; the higher i, the slower.",
     )
@@ -56,7 +56,9 @@ def similarity(max_len: int, d_model: int) -> None:
         "on the distance j − i, so a linear map of the encodings can express *relative* positions (§3.5)."
     )
     similarities = positional_similarity(max_len, d_model)
-    position = st.slider("Compare from position", 1, max_len - 1, value=max_len // 2, key="pe_position")
+    positions = range(1, max_len)
+    app_url.keep_valid("pe_position", list(positions), max_len // 2)  # kept from a model with more positions
+    position = st.slider("Compare from position", positions[0], positions[-1], key=app_url.kept("pe_position"))
     matrix_column, distance_column = st.columns(2)
     with matrix_column:
         app_present.plotly_chart(

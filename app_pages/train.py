@@ -71,11 +71,11 @@ def setting_widget(name: str) -> None:
     if name in CHOICES:
         app_url.keep_valid(key, list(CHOICES[name]), default)
         titles = TASK_TITLES if name == "task" else {"post": "post-norm (paper)", "pre": "pre-norm"}
-        st.selectbox(LABELS[name], CHOICES[name], key=key, format_func=titles.get)
+        st.selectbox(LABELS[name], CHOICES[name], key=app_url.kept(key), format_func=titles.get)
     else:  # no bounds on the widget: a bad value is explained below, it does not raise
         low, high = BOUNDS[name]
         step = 0.05 if isinstance(default, float) else 1
-        st.number_input(LABELS[name], key=key, step=step, help=f"{low:g} to {high:g}")
+        st.number_input(LABELS[name], key=app_url.kept(key), step=step, help=f"{low:g} to {high:g}")
 
 
 def read_settings() -> TrainSetup:

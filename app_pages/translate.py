@@ -142,7 +142,7 @@ def head_view(weights, queries: list[str], keys: list[str], name: str, default_h
         range(n_heads),
         selection_mode="multi",
         format_func=lambda h: str(h + 1),
-        key="head_view_heads",
+        key=app_url.kept("head_view_heads"),
     )
     if not heads:
         st.info("Pick at least one head for the head view.")
@@ -210,7 +210,7 @@ def main() -> None:
     input_column, output_column = st.columns(2) if app_present.presenting() else (st.container(), st.container())
     text = input_column.text_area(
         f"Text ({info.get('source_language', 'source')} → {info.get('target_language', 'target')})",
-        key="text",
+        key=app_url.kept("text"),
         max_chars=app_url.MAX_TEXT_CHARS,
         height=90,
         help=f"Up to {checkpoint.translator.max_source_tokens} tokens are translated; Ctrl+Enter applies.",

@@ -20,6 +20,9 @@ MAX_MAP_HEIGHT = 640  # pixels: a heatmap without token labels this tall, with i
 LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
 MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
+# The layout of a heatmap with square cells: the y axis takes the x axis' scale (one side only:
+# Plotly ignores the other side of a scaleanchor loop), each axis shrunk to its data, not padded.
+SQUARE_AXES = {"yaxis": dict(scaleanchor="x", scaleratio=1, constrain="domain"), "xaxis": dict(constrain="domain")}
 
 
 def wrapped_title(text: str, width: int = TITLE_CHARS) -> str:
@@ -170,17 +173,17 @@ def square_cells(
     shape = np.shape(heatmaps[0].z)
     if len(shape) != 2 or not shape[0] or not shape[1]:
         return figure
-    rows, columns = shape
-    spec = figure.to_plotly_json()
-    layout = spec.setdefault("layout", {})
-    labelled = [_labelled(layout.get(name, {})) for name in ("xaxis", "yaxis")]
+    labelled = [_labelled(figure.layout[name].to_plotly_json()) for name in ("xaxis", "yaxis")]
     if labelled.count(True) == 1:
         return figure
+    rows, columns = shape
     cell = min(max(min_width / columns, min_cell), width / columns)
     if not any(labelled):
         cell = min(cell, max_height / rows)
+    spec = figure.to_plotly_json()
+    layout = spec.setdefault("layout", {})
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     layout["height"] = round(rows * cell + margin["t"] + margin["b"] + LABEL_ROOM)
-    layout.setdefault("yaxis", {}).update(scaleanchor="x", scaleratio=1, constrain="domain")
-    layout.setdefault("xaxis", {}).update(constrain="domain")
+    for name, settings in SQUARE_AXES.items():
+        layout.setdefault(name, {}).update(settings)
     return go.Figure(spec)

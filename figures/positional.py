@@ -13,6 +13,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from .attention import label
+from .legibility import SQUARE_AXES
 
 DIVERGING = "RdBu_r"  # red positive, blue negative, white zero
 PAIR_COLORS = qualitative.D3
@@ -89,10 +90,10 @@ def similarity_heatmap(similarity) -> go.Figure:
     figure.update_layout(
         height=420,
         margin=dict(l=10, r=10, t=20, b=10),
-        xaxis=dict(title="position j", scaleanchor="y"),
+        xaxis=dict(title="position j"),
         yaxis=dict(title="position i", autorange="reversed"),
     )
-    return figure
+    return figure.update_layout(SQUARE_AXES)
 
 
 def similarity_by_distance(similarity, positions: list[int]) -> go.Figure:

@@ -5,16 +5,20 @@ depend on which other checkpoints exist."""
 
 import functools
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button, DownloadButton
 
 import app_checkpoints
 import app_defaults
 import app_present
 import app_results
+import app_url
 from conftest import ROOT, head_view_data, language_copy
 from figures import HEAD_VIEW_FONT_SIZE
 from transformer import Translator, load_checkpoint
@@ -28,6 +32,19 @@ CHARTS = {"token_probs", "attention_map", "model_view"}
 # head 3: the Translate page opens on that layer, its head view on that head.
 TOY_SHARPEST_LAYER, TOY_SHARPEST_HEAD = 0, 2
 VIEWS = CHARTS | {"head_view"}  # the head view is an HTML page in an iframe, not a Plotly chart
+ANALYSIS_TABS = ("rollout", "statistics", "ablation", "importance", "training", "alignment", "attribution")
+# Every page with the link parameters that make it draw all its widgets (each view also gets a
+# sentence): (page, parameters).
+PAGE_VIEWS = [
+    *(("translate", {}), ("masks", {}), ("decoding", {}), ("decoding", {"mode": "sample"}), ("inside", {})),
+    *(("model", {}), ("positional_encoding", {}), ("train", {"task": "rotate"}), ("compare", {}), ("lecture", {})),
+    *(("analysis", {"tab": tab, "off": "encoder-1-1"}) for tab in ANALYSIS_TABS),  # off: Ablation's heads
+]
+# Widgets whose values are not kept across a visit to another page (app_url.kept), and why.
+NOT_KEPT = {
+    # The example galleries: every run sets the example shown from the sentence (app_gallery.gallery).
+    *("translate_example", "decoding_example", "inside_example", "compare_example"),
+}
 
 
 @pytest.fixture
@@ -81,6 +98,26 @@ def test_default_checkpoint_prefers_en_de_then_toy_reverse():
     assert app_checkpoints.default_checkpoint(["a", "toy-reverse"]) == "toy-reverse"
     assert app_checkpoints.default_checkpoint(["a", "b"]) == "a"
     assert app_checkpoints.default_checkpoint([]) is None
+
+
+def test_a_checkpoint_label_stats_only_its_config_and_follows_it(tmp_path, monkeypatch):
+    """Every run labels every listed checkpoint (the sidebar's picker): one stat each, of the file
+    the label is read from, whose modification time keys the cache; a changed config.json is read
+    again."""
+    copy = language_copy(TOY, tmp_path, "toy-xx", "xx")
+    config_file = copy / "config.json"
+    config = {**json.loads(config_file.read_text(encoding="utf-8")), "source_language": "en"}
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    monkeypatch.setenv(app_checkpoints.CHECKPOINTS_ENV, str(tmp_path))
+    assert app_checkpoints.checkpoint_label("toy-xx") == "toy-xx (en → xx)"
+    stats, real_stat = [], Path.stat
+    monkeypatch.setattr(Path, "stat", lambda path, **options: stats.append(path) or real_stat(path, **options))
+    assert app_checkpoints.checkpoint_label("toy-xx") == "toy-xx (en → xx)"  # a rerun: from the cache
+    assert [path for path in stats if path.is_relative_to(copy)] == [config_file]
+    config_file.write_text(json.dumps({**config, "target_language": "yy"}), encoding="utf-8")
+    modified = config_file.stat().st_mtime_ns + 1_000_000_000  # a second later, however coarse the clock
+    os.utime(config_file, ns=(modified, modified))
+    assert app_checkpoints.checkpoint_label("toy-xx") == "toy-xx (en → yy)"
 
 
 def test_bleu_summary_prefers_test_sets():
@@ -348,12 +385,57 @@ def test_every_pages_inputs_and_view_survive_a_visit_to_another_page(checkpoints
     app.selectbox(key="steps_layer").select(1).run()
     app.switch_page("app_pages/decoding.py").run()
     app.text_input(key="prefix").input("c").run()
+    app.switch_page("app_pages/train.py").run()
+    app.number_input(key="train_symbols").set_value(7).run()
+    app.switch_page("app_pages/positional_encoding.py").run()
+    app.slider(key="pe_position").set_value(7).run()
     app.switch_page("app_pages/model.py").run()
     app.switch_page("app_pages/masks.py").run()
     assert app.text_area(key="batch").value == "a b c d\ne f" and app.selectbox(key="steps_layer").value == 1
     app.switch_page("app_pages/decoding.py").run()
     assert app.text_input(key="prefix").value == "c"
+    app.switch_page("app_pages/train.py").run()
+    assert app.number_input(key="train_symbols").value == 7
+    app.switch_page("app_pages/positional_encoding.py").run()
+    assert app.slider(key="pe_position").value == 7
     assert not app.exception
+
+
+def value_widget_keys(app: AppTest) -> set[str]:
+    """The keys of the page's widgets that hold a value from run to run (in st.session_state): not
+    its buttons (a click lasts one run) nor its charts (a click on one is handled at once, by its
+    callback)."""
+    return {
+        node.key
+        for node in app.main
+        if node.key
+        and node.key in app.session_state
+        and not isinstance(node, Button | DownloadButton)
+        and node.type != "plotly_chart"
+    }
+
+
+def test_every_pages_widgets_register_their_keys_to_be_kept_unless_listed(checkpoints):
+    """A page's widget keeps its value across a visit to another page when it declares its key
+    with app_url.kept (the sidebar keeps the keys registered): each page, run alone after the
+    registry is emptied, registers every key of its widgets but those of NOT_KEPT."""
+    english = language_copy(TOY, checkpoints, "en-toy", "xx")  # for the Compare page, which needs English
+    config = json.loads((english / "config.json").read_text(encoding="utf-8"))
+    (english / "config.json").write_text(json.dumps({**config, "source_language": "en"}), encoding="utf-8")
+    app = run_app()
+    drawn = set()
+    for page, params in PAGE_VIEWS:
+        app_url.KEPT.clear()  # as in a fresh process: only this run's widgets register their keys
+        app.session_state["_url"] = {"text": "a b c", **params}  # as a link to the page hands it over
+        app.switch_page(f"app_pages/{page}.py").run()
+        assert not app.exception, (page, app.exception)
+        keys = value_widget_keys(app)
+        assert keys - NOT_KEPT <= app_url.KEPT, (page, params)
+        if page == "analysis":
+            assert len(app.tabs) == len(ANALYSIS_TABS)  # a view of each tab
+        drawn |= keys
+    assert not NOT_KEPT - drawn  # each exclusion is a widget that exists
+    assert {page for page, _ in PAGE_VIEWS} == {script.stem for script in (ROOT / "app_pages").glob("*.py")}
 
 
 def test_a_link_to_a_missing_checkpoint_names_the_one_the_session_keeps_showing(checkpoints):

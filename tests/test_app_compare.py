@@ -2,6 +2,8 @@
 sentence through two checkpoints side by side, on a temporary checkpoints folder with the toy,
 en-de and en-xx (a copy of en-de whose config says it translates into "xx")."""
 
+import json
+
 import numpy as np
 import pytest
 from test_app import TOY, chart_keys, chart_spec, checkpoints, texts  # noqa: F401 (checkpoints: a fixture)
@@ -38,6 +40,12 @@ def picker(app):
 
 def title(app, key: str) -> str:
     return chart_spec(app, key)["layout"]["title"]["text"].replace("<br>", " ")  # wrapped for a phone
+
+
+def download_name(app, key: str) -> str:
+    """The file name of a chart's PNG download (its toolbar's camera)."""
+    [chart] = [chart for chart in app.get("plotly_chart") if chart.key == key]
+    return json.loads(chart.proto.config)["toImageButtonOptions"]["filename"]
 
 
 def link_pairs(spec: dict) -> list[tuple[int, int]]:
@@ -80,10 +88,12 @@ def test_the_layer_and_head_apply_to_every_column_and_stay_in_the_url():
     assert picker(app).value == ["en-xx", "en-de"]  # the link's order
     for index in (0, 1):
         assert title(app, f"compare_map_{index}") == "Layer 1, head 2"
+    assert download_name(app, "compare_map_0") == "en-xx-cross-layer1-head-2"  # the head as the URL spells it
     app.selectbox(key="compare_head").select("average over heads").run()
     app.selectbox(key="compare_layer").select("Layer 2").run()
     assert not app.exception
     assert title(app, "compare_map_1") == "Layer 2, average over heads"
+    assert download_name(app, "compare_links_1") == "alignment-links-en-de-cross-layer2-head-avg"
     assert (app.query_params["layer"], app.query_params["head"]) == ("2", "avg")
     picker(app).unselect("en-xx").run()
     assert len(texts(app.code)) == 1 and app.query_params["ckpts"] == "en-de"

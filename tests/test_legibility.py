@@ -140,11 +140,21 @@ def test_a_token_map_too_wide_for_labelled_cells_gets_the_cells_its_width_allows
     assert cell_size(figure, 100) * 100 == pytest.approx(PRESENT_WIDTH)
 
 
-def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector():
-    """(T, d_ff) activations on the Inside page: square cells of 1700 / 1024 px would flatten them."""
+def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector(monkeypatch):
+    """(T, d_ff) activations on the Inside page: square cells of 1700 / 1024 px would flatten them.
+    Decided from the axes alone, before the JSON of the whole table is built."""
     tokens = [f"t{i}" for i in range(9)]
     figure = matrices_figure([Panel("FFN hidden", "(T, d_ff)", np.random.rand(9, 1024), tokens)])
+    monkeypatch.setattr(go.Figure, "to_plotly_json", lambda figure: pytest.fail("the figure's JSON was built"))
     assert square_cells(figure) is figure
+
+
+def test_the_similarity_map_ties_one_axis_to_the_other_on_screen_and_on_the_projector():
+    """Plotly ignores one side of a scaleanchor loop: the y axis alone takes the other's scale."""
+    figure = similarity_heatmap(np.random.rand(8, 8))
+    for layout in (figure.layout, square_cells(figure).layout):
+        assert (layout.yaxis.scaleanchor, layout.xaxis.scaleanchor) == ("x", None)
+        assert (layout.yaxis.scaleratio, layout.yaxis.constrain, layout.xaxis.constrain) == (1, "domain", "domain")
 
 
 def test_square_cells_leave_other_figures_alone():
