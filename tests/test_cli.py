@@ -5,6 +5,7 @@ import shlex
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import transformer.__main__ as cli_module
@@ -151,3 +152,29 @@ def test_bad_precision_and_threads_exit_2(tiny_checkpoint):
     assert_one_line_error(cli("translate", "--checkpoint", tiny_checkpoint, "--precision", "fp8", "a"))
     assert_one_line_error(cli("translate", "--checkpoint", tiny_checkpoint, "--threads", 0, "a"))
     assert_one_line_error(cli("train", "configs/toy-reverse.toml", "--precision", "int8"))
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_the_package_loads_its_names_on_first_use():
+    """`import transformer` loads no torch (the command line prepares the process first); each
+    public name is found where it is defined, and a misspelt one is an AttributeError."""
+    import transformer
+
+    done = python("import sys, transformer; print('torch' in sys.modules)")
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+    for name in transformer.__all__:
+        assert getattr(transformer, name).__name__ == name
+    assert set(transformer.__all__) <= set(dir(transformer))
+    with pytest.raises(AttributeError, match="no attribute 'Transfomer'"):
+        transformer.Transfomer  # noqa: B018
+
+
+def test_the_command_line_imports_with_the_collector_paused_then_freezes_what_it_imported():
+    check = "import gc, transformer.__main__ as m; {}m.import_library(); print(gc.isenabled(), gc.get_freeze_count())"
+    enabled, frozen = python(check.format("")).stdout.split()
+    assert enabled == "True" and int(frozen) > 50_000  # torch's and the library's objects
+    enabled, frozen = python(check.format("import torch; ")).stdout.split()  # torch loaded: a caller's process
+    assert enabled == "True" and frozen == "0"

@@ -1,17 +1,32 @@
-"""A from-scratch encoder-decoder Transformer (Vaswani et al., 2017, "Attention Is All You Need")."""
+"""A from-scratch encoder-decoder Transformer (Vaswani et al., 2017, "Attention Is All You Need").
 
-from .checkpoint import CheckpointError, save_checkpoint
-from .model import ModelConfig, Transformer
-from .tokenizer import Tokenizer
-from .translator import Translation, Translator, load_checkpoint
+The public names are imported on first use (PEP 562): `python -m transformer` then parses its
+arguments and prepares the process before torch loads (see __main__.import_library).
+"""
 
-__all__ = [
-    "CheckpointError",
-    "ModelConfig",
-    "Tokenizer",
-    "Transformer",
-    "Translation",
-    "Translator",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+import importlib
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "CheckpointError": "checkpoint",
+    "ModelConfig": "config",
+    "Tokenizer": "tokenizer",
+    "Transformer": "model",
+    "Translation": "translator",
+    "Translator": "translator",
+    "load_checkpoint": "translator",
+    "save_checkpoint": "checkpoint",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
