@@ -178,3 +178,5 @@ def test_the_command_line_imports_with_the_collector_paused_then_freezes_what_it
     assert enabled == "True" and int(frozen) > 50_000  # torch's and the library's objects
     enabled, frozen = python(check.format("import torch; ")).stdout.split()  # torch loaded: a caller's process
     assert enabled == "True" and frozen == "0"
+    enabled, _ = python(check.format("gc.disable(); ")).stdout.split()  # a caller who collects by hand
+    assert enabled == "False"

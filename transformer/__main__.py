@@ -32,12 +32,14 @@ def import_library() -> None:
     collector is left alone."""
     if "torch" in sys.modules:
         return
+    collecting = gc.isenabled()
     gc.disable()
     try:
         from . import checkpoint, evaluation, precision, translator  # noqa: F401
     finally:
         gc.freeze()
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def build_parser() -> argparse.ArgumentParser:

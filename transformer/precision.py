@@ -3,8 +3,8 @@
 fp32 is the model as trained and the reference. For inference, `for_inference` returns a copy:
   - "bf16": every weight in bfloat16 (8 exponent bits like fp32, so no overflow; ~3 significant
     digits). Log-probabilities are taken in fp32 by the decoder all the same.
-  - "int8": each nn.Linear replaced by a dynamically quantized one (weights int8 per output
-    channel, activations quantized per batch on the fly); embeddings, LayerNorm and attention
+  - "int8": each nn.Linear replaced by a dynamically quantized one (weights int8 with one scale
+    per matrix, activations quantized per call on the fly); embeddings, LayerNorm and attention
     stay fp32, so attention maps come out as before.
 For training, `autocast` runs the matrix products in bf16 while the weights, the optimizer and
 the loss stay fp32 (mixed precision; the loss's log_softmax already works in fp32).
