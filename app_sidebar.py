@@ -9,6 +9,7 @@ views (app_url.KEPT) alive while another page is open.
 import streamlit as st
 
 import app_gallery
+import app_url
 from app_checkpoints import (
     DEFAULT_EXAMPLE,
     EXAMPLES,
@@ -23,7 +24,7 @@ from app_checkpoints import (
 )
 from app_present import PRESENTATION_CSS, presentation_changed, presenting
 from app_results import decoding_label
-from app_url import KEPT, notice, url_param
+from app_url import notice, url_param
 from figures.tokens import display_token
 from transformer import CheckpointError, Translator
 
@@ -106,7 +107,7 @@ def sidebar() -> None:
     # A widget's value is dropped at the end of a run that shows no widget with its key: assigning
     # it to itself keeps each page's inputs and view while another page is open (or Translate shows
     # no map, its text empty). A copy of KEPT: other sessions' runs may add to it meanwhile.
-    for key in tuple(KEPT):
+    for key in tuple(app_url.KEPT):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     names = checkpoint_names()

@@ -140,13 +140,19 @@ def controls(setup: TrainSetup) -> app_trainer.SessionTrainer | None:
 def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
     kind_column, layer_column, head_column = st.columns(3)
     st.session_state.setdefault("train_kind", "cross")
-    kind = kind_column.segmented_control("Kind", KINDS, format_func=KIND_TITLES.get, key="train_kind", required=True)
+    kind = kind_column.segmented_control(
+        "Kind", KINDS, format_func=KIND_TITLES.get, key=app_url.kept("train_kind"), required=True
+    )
     app_url.keep_valid("train_layer", list(range(n_layers)), n_layers - 1)
-    layer = layer_column.selectbox("Layer", range(n_layers), key="train_layer", format_func=lambda i: f"Layer {i + 1}")
+    layer = layer_column.selectbox(
+        "Layer", range(n_layers), key=app_url.kept("train_layer"), format_func=lambda i: f"Layer {i + 1}"
+    )
     heads = [MODEL_VIEW, "avg", *range(n_heads)]
     app_url.keep_valid("train_head", heads, "avg")
     labels = {MODEL_VIEW: "model view (every layer × head)", "avg": head_label(None)}
-    head = head_column.selectbox("Head", heads, key="train_head", format_func=lambda h: labels.get(h) or head_label(h))
+    head = head_column.selectbox(
+        "Head", heads, key=app_url.kept("train_head"), format_func=lambda h: labels.get(h) or head_label(h)
+    )
     return kind, layer, None if head == "avg" else head
 
 
@@ -204,7 +210,7 @@ def live_view() -> None:
         frame = st.select_slider(
             "Replay: training step",
             list(range(len(steps))),
-            key="train_replay",
+            key=app_url.kept("train_replay"),
             format_func=lambda i: f"step {steps[i]}",
         )
     step, maps = progress.frames[frame]

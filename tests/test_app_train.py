@@ -5,10 +5,11 @@ busy server telling a third session to wait."""
 import time
 
 import pytest
-from test_app import checkpoints, texts  # noqa: F401 (checkpoints: a fixture)
+from test_app import AFTER_A_RUN, NOT_KEPT, checkpoints, texts, value_widget_keys  # noqa: F401 (checkpoints: a fixture)
 from test_app_pages import open_page
 
 import app_trainer
+import app_url
 from app_trainer import SessionTrainer, Slots, TrainSetup
 
 pytestmark = pytest.mark.usefixtures("checkpoints")
@@ -101,6 +102,12 @@ def test_train_try_and_save_then_translate_with_it():
     assert not app.exception, app.exception
     assert {"live_curves", "train_attention", "try_attention"} <= {chart.key for chart in app.get("plotly_chart")}
     assert app.select_slider(key="train_replay").value == len(trainer.progress.frames) - 1
+    assert value_widget_keys(app) >= AFTER_A_RUN and value_widget_keys(app) - NOT_KEPT <= app_url.KEPT
+    app.selectbox(key="train_head").select(0).run()
+    app.select_slider(key="train_replay").set_value(0).run()
+    app.switch_page("app_pages/model.py").run()
+    app.switch_page(PAGE).run()  # the attention view as it was left
+    assert (app.selectbox(key="train_head").value, app.select_slider(key="train_replay").value) == (0, 0)
     app.text_input(key="train_save_name").input("toy-reverse").run()
     app.button(key="train_save").click().run()
     assert any("taken" in error for error in texts(app.error))  # a shipped checkpoint is never replaced

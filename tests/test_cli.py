@@ -154,7 +154,7 @@ def test_bad_precision_and_threads_exit_2(tiny_checkpoint):
     assert_one_line_error(cli("train", "configs/toy-reverse.toml", "--precision", "int8"))
 
 
-def python(code: str) -> subprocess.CompletedProcess:
+def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -163,7 +163,7 @@ def test_the_package_loads_its_names_on_first_use():
     public name is found where it is defined, and a misspelt one is an AttributeError."""
     import transformer
 
-    done = python("import sys, transformer; print('torch' in sys.modules)")
+    done = run_python("import sys, transformer; print('torch' in sys.modules)")
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
     for name in transformer.__all__:
         assert getattr(transformer, name).__name__ == name
@@ -173,10 +173,14 @@ def test_the_package_loads_its_names_on_first_use():
 
 
 def test_the_command_line_imports_with_the_collector_paused_then_freezes_what_it_imported():
-    check = "import gc, transformer.__main__ as m; {}m.import_library(); print(gc.isenabled(), gc.get_freeze_count())"
-    enabled, frozen = python(check.format("")).stdout.split()
-    assert enabled == "True" and int(frozen) > 50_000  # torch's and the library's objects
-    enabled, frozen = python(check.format("import torch; ")).stdout.split()  # torch loaded: a caller's process
+    check = (
+        "import gc, transformer.__main__ as m; {}collections = []; "
+        "gc.callbacks.append(lambda phase, info: collections.append(phase)); m.import_library(); "
+        "print(gc.isenabled(), gc.get_freeze_count(), collections.count('start'))"
+    )
+    enabled, frozen, collected = run_python(check.format("")).stdout.split()
+    assert enabled == "True" and int(frozen) > 50_000 and collected == "0"  # torch's and the library's objects
+    enabled, frozen, _ = run_python(check.format("import torch; ")).stdout.split()  # torch loaded: a caller's
     assert enabled == "True" and frozen == "0"
-    enabled, _ = python(check.format("gc.disable(); ")).stdout.split()  # a caller who collects by hand
+    enabled, _, _ = run_python(check.format("gc.disable(); ")).stdout.split()  # a caller who collects by hand
     assert enabled == "False"

@@ -12,8 +12,9 @@ from transformer.threads import ThreadGovernor, configure_threads, idle_cores
 
 
 # Mean |Δ log p|: int8 at most 0.048 over 3,400 seeds, bf16 at most 0.011 over 400; the worst single entry of
-# int8 reached 0.23, so the mean is the statistic to bound. A wrong computation (the same model fed
-# shuffled targets) is off by 0.12 at least and 0.4 typically.
+# int8 reached 0.23, so the mean is the statistic to bound closely. A wrong computation (the same model
+# fed shuffled targets) is off by 0.12 at least and 0.4 typically; one wrong position of the 18 would
+# move the mean less, so the worst entry has a loose bound of its own.
 @pytest.mark.parametrize("precision,tolerance", [("bf16", 0.03), ("int8", 0.08)])
 def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance):
     model = Transformer(tiny_config()).eval()
@@ -24,7 +25,7 @@ def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance
     with torch.inference_mode():
         expected = model(src, tgt).log_softmax(-1)
         got = converted(src, tgt).float().log_softmax(-1)
-    assert (got - expected).abs().mean() < tolerance
+    assert (got - expected).abs().mean() < tolerance and (got - expected).abs().max() < 0.5
     assert next(model.parameters()).dtype == torch.float32  # the original is untouched ...
     assert all(type(module) is torch.nn.Linear for module in model.modules() if "Linear" in type(module).__name__)
 

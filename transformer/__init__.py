@@ -1,10 +1,10 @@
 """A from-scratch encoder-decoder Transformer (Vaswani et al., 2017, "Attention Is All You Need").
 
-The public names are imported on first use (PEP 562): `python -m transformer` then parses its
-arguments and prepares the process before torch loads (see __main__.import_library).
+The public names are imported on first use (PEP 562), so that `python -m transformer` can pause
+the garbage collector before torch loads (see __main__.import_library).
 """
 
-import importlib
+from importlib import import_module
 
 # Each public name and the module that defines it.
 _HOMES = {
@@ -23,7 +23,7 @@ __all__ = sorted(_HOMES)
 def __getattr__(name: str):
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    value = getattr(import_module(f".{_HOMES[name]}", __name__), name)
     globals()[name] = value  # found directly from now on
     return value
 
