@@ -15,9 +15,9 @@ import app_present
 import app_trainer
 import app_url
 from app_trainer import BOUNDS, CHOICES, TASK_TITLES, TrainSetup
+from app_views import kind_picker, layer_picker
 from figures import (
     KIND_TITLES,
-    KINDS,
     attention_grid,
     attention_heatmap,
     head_label,
@@ -139,14 +139,8 @@ def controls(setup: TrainSetup) -> app_trainer.SessionTrainer | None:
 
 def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
     kind_column, layer_column, head_column = st.columns(3)
-    st.session_state.setdefault("train_kind", "cross")
-    kind = kind_column.segmented_control(
-        "Kind", KINDS, format_func=KIND_TITLES.get, key=app_url.kept("train_kind"), required=True
-    )
-    app_url.keep_valid("train_layer", list(range(n_layers)), n_layers - 1)
-    layer = layer_column.selectbox(
-        "Layer", range(n_layers), key=app_url.kept("train_layer"), format_func=lambda i: f"Layer {i + 1}"
-    )
+    kind = kind_picker("train_kind", "cross", container=kind_column)
+    layer = layer_picker("Layer", n_layers, "train_layer", container=layer_column)
     heads = [MODEL_VIEW, "avg", *range(n_heads)]
     app_url.keep_valid("train_head", heads, "avg")
     labels = {MODEL_VIEW: "model view (every layer × head)", "avg": head_label(None)}
