@@ -184,3 +184,21 @@ def test_the_command_line_imports_with_the_collector_paused_then_freezes_what_it
     assert enabled == "True" and frozen == "0"
     enabled, _, _ = run_python(check.format("gc.disable(); ")).stdout.split()  # a caller who collects by hand
     assert enabled == "False"
+
+
+def test_help_and_argument_errors_answer_before_torch_loads():
+    """--help and a wrong argument are answered from the parser alone: torch (about 1 s) is loaded
+    only for a command that runs."""
+    check = (
+        "import sys\nfrom transformer.__main__ import main\n"
+        "try:\n    main({})\nexcept SystemExit as e:\n    print(e.code, 'torch' in sys.modules, file=sys.stderr)"
+    )
+    for argv, status in (
+        (["--help"], "0"),
+        (["translate", "--help"], "0"),
+        (["translate", "--checkpoint", "x", "--beam-size", "0"], "2"),
+        (["evaluate", "--checkpoint", "x", "--src", "a", "--ref", "b", "--precision", "fp64"], "2"),
+        (["train"], "2"),
+    ):
+        done = run_python(check.format(argv))
+        assert done.stderr.splitlines()[-1] == f"{status} False", (argv, done.stderr)

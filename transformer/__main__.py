@@ -43,8 +43,7 @@ def import_library() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .evaluation import BATCH_TOKENS
-    from .precision import TRAINING_PRECISIONS
+    from .options import BATCH_TOKENS, TRAINING_PRECISIONS
 
     parser = _Parser(prog="python -m transformer", description="Train, run and score the from-scratch Transformer.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -86,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    from .precision import PRECISIONS
+    from .options import PRECISIONS
 
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="int8/bf16: faster on the CPU")
     parser.add_argument("--int8", dest="precision", action="store_const", const="int8", help="= --precision int8")
@@ -194,10 +193,10 @@ def cmd_evaluate(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # without torch: --help and argument errors answer at once
     import_library()
     from .checkpoint import CheckpointError
 
-    args = build_parser().parse_args(argv)
     command = {"translate": cmd_translate, "train": cmd_train, "export": cmd_export, "evaluate": cmd_evaluate}[
         args.command
     ]

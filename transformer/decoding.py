@@ -168,7 +168,7 @@ def beam_search(
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
         log_probs = next_token_log_probs(model, logits[:, -1])  # (live * K, V)
         vocab = log_probs.size(-1)
-        candidates = (scores.view(-1, 1) + log_probs).view(len(alive), k * vocab)
+        candidates = log_probs.add_(scores.view(-1, 1)).view(len(alive), k * vocab)  # in place: one (N, V) fewer
         top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (live, 2K)
 
         rows, tokens, kept_scores, still_alive = [], [], [], []
@@ -191,6 +191,7 @@ def beam_search(
                 rows.append(group * k + beam)
                 tokens.append(token)
                 kept_scores.append(score)
+        same_sources = len(still_alive) == len(alive)  # every row still decodes the sentence it did
         alive = still_alive
         if not alive:
             break
@@ -198,7 +199,7 @@ def beam_search(
         step_input = torch.tensor(tokens, device=device)[:, None]
         history = torch.cat([history[index], step_input], dim=1)
         scores = torch.tensor(kept_scores, device=device).view(len(alive), k)
-        state = state.select(index)
+        state = state.select(index, same_sources)
 
     # A sentence with nothing finished had no room to decode: its forced prefix fills its limit.
     unfinished = {sentence: history[group * k, : limits[sentence]].tolist() for group, sentence in enumerate(alive)}

@@ -3,9 +3,9 @@
 from tqdm import tqdm
 
 from .data import length_batches
+from .options import BATCH_TOKENS
 from .translator import Translator
 
-BATCH_TOKENS = 6000  # padded source tokens x beam per batch: large enough to keep the matrix units busy
 BATCH_SENTENCES = 512
 
 

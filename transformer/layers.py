@@ -22,7 +22,9 @@ class FeedForward(nn.Module):
         self.w2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(torch.relu_(self.w1(x)))  # (B, T, D); in place: w1's backward needs x, not its output
+        # Not relu_: in place on the view nn.Linear returns for 3-D input, autograd copies the whole
+        # (B, T, d_ff) activation back and forth in the backward pass (1-2 % of a training step).
+        return self.w2(torch.relu(self.w1(x)))  # (B, T, D)
 
 
 class Residual(nn.Module):
@@ -63,6 +65,14 @@ class KVCache(NamedTuple):
         self.keys[:, :, start:end] = k
         self.values[:, :, start:end] = v
         return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def select(self, index: torch.Tensor, length: int) -> "KVCache":
+        """The rows `index` (B',) of the cache, same capacity, only its first `length` (written)
+        positions copied: the rest is never read."""
+        keys, values = (t.new_empty((len(index), *t.shape[1:])) for t in self)
+        keys[:, :, :length] = self.keys[:, :, :length].index_select(0, index)
+        values[:, :, :length] = self.values[:, :, :length].index_select(0, index)
+        return KVCache(keys, values)
 
 
 class EncoderLayer(nn.Module):

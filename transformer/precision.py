@@ -17,8 +17,7 @@ import warnings
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16", "int8")  # for inference
-TRAINING_PRECISIONS = ("fp32", "bf16")  # int8 has no gradients
+from .options import PRECISIONS, TRAINING_PRECISIONS
 
 
 def for_inference(model: nn.Module, precision: str) -> nn.Module:

@@ -61,7 +61,8 @@ from .data import (
 from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .objective import learning_rate
-from .precision import TRAINING_PRECISIONS, autocast
+from .options import TRAINING_PRECISIONS
+from .precision import autocast
 from .threads import ThreadGovernor, configure_threads
 from .tokenizer import Tokenizer
 from .translator import Translator

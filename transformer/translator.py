@@ -8,7 +8,8 @@ import torch
 from .checkpoint import load_model
 from .decoding import BeamNode, beam_search, greedy_decode, next_token_log_probs
 from .model import ATTENTION_KINDS, HeadGates, Transformer
-from .precision import PRECISIONS, for_inference
+from .options import PRECISIONS
+from .precision import for_inference
 from .tokenizer import Tokenizer
 
 
