@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .options import BATCH_TOKENS, PRECISIONS, TRAINING_PRECISIONS
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line on stderr, exit 2 (argparse prints usage too)
@@ -43,8 +45,6 @@ def import_library() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .options import BATCH_TOKENS, TRAINING_PRECISIONS
-
     parser = _Parser(prog="python -m transformer", description="Train, run and score the from-scratch Transformer.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -85,8 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    from .options import PRECISIONS
-
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="int8/bf16: faster on the CPU")
     parser.add_argument("--int8", dest="precision", action="store_const", const="int8", help="= --precision int8")
     parser.add_argument("--threads", type=_positive, help="CPU threads (default: the idle cores)")
