@@ -138,8 +138,8 @@ def controls(setup: TrainSetup) -> app_trainer.SessionTrainer | None:
 
 
 def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
-    kind_column, layer_column, head_column = st.columns(3)
-    kind = kind_picker("train_kind", "cross", container=kind_column)
+    kind = kind_picker("train_kind", "cross")  # a row of its own: the kinds' names are long
+    layer_column, head_column, _ = st.columns([1, 1, 2])
     layer = layer_picker("Layer", n_layers, "train_layer", container=layer_column)
     heads = [MODEL_VIEW, "avg", *range(n_heads)]
     app_url.keep_valid("train_head", heads, "avg")

@@ -172,7 +172,10 @@ def attention_explorer(
     view; returns the (kind, layer, head) shown."""
     n_heads = checkpoint.translator.config.n_heads
     st.header("Attention")
-    kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
+    if app_present.presenting():  # a projector's whole width holds the three in one row
+        kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
+    else:  # the kinds' long names need the page's width (in a column the first ones scroll out of sight)
+        kind_column, (layer_column, head_column, _) = st.container(), st.columns([1, 1, 2])
     kind = app_views.kind_picker("kind", DEFAULT_KIND, kind_column)
     n_layers = checkpoint.translator.config.layers(kind)
     layer = app_views.layer_picker("Layer", n_layers, "layer", default_layer, layer_column)

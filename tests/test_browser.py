@@ -131,6 +131,21 @@ def wait_for_map_title(page, fragment: str) -> None:
     )
 
 
+def test_every_kind_of_attention_is_in_sight(page, server):
+    """The Kind picker's three long names all show where it is drawn, on a laptop's width as on a
+    smaller one: none scrolled out of its box (as they were in half of the page's width)."""
+    for width in (1400, 1024):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.goto(f"{server}/translate")
+        page.locator(".st-key-attention_map .js-plotly-plot").wait_for()
+        box = page.locator(".st-key-kind").bounding_box()
+        buttons = page.locator(".st-key-kind button")
+        assert buttons.count() == 3
+        for button in buttons.all():
+            place = button.bounding_box()
+            assert box["x"] <= place["x"] and place["x"] + place["width"] <= box["x"] + box["width"] + 1, width
+
+
 def test_translate_page_in_a_browser(page, server):
     page.goto(f"{server}/translate?text=Two%20dogs%20are%20playing%20in%20the%20snow.")
     translation = page.locator('[data-testid="stCode"]')
