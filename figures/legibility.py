@@ -120,7 +120,8 @@ def _thin_axes(layout: dict, font_size: float) -> None:
 
 def _clear_toolbar(layout: dict) -> None:
     """Wrap the title (wrapped_title) and put it under the toolbar's height, with the top margin
-    to hold both: on a narrow chart a long title would run under the toolbar's buttons."""
+    to hold both, and the panels' titles of a figure of subplots under it: on a narrow chart a long
+    title would run under the toolbar's buttons, or into the panels' titles."""
     title = layout.get("title")
     if not isinstance(title, dict) or not title.get("text"):
         return
@@ -133,6 +134,13 @@ def _clear_toolbar(layout: dict) -> None:
     title.update(yref="container", y=1 - top / height, yanchor="top")
     margin = layout.setdefault("margin", {})
     needed = TOOLBAR_HEIGHT + lines * font * LINE_SPACING + 8
+    # make_subplots' panel titles stand on the plots' top edge, in the top margin: under the title.
+    panel_titles = [
+        note.get("font", {}).get("size", PLOTLY_DEFAULT_FONT)
+        for note in layout.get("annotations", ())
+        if note.get("yref") == "paper" and note.get("yanchor") == "bottom" and note.get("y", 0) >= 1
+    ]
+    needed += max(panel_titles, default=0) * LINE_SPACING
     margin["t"] = max(margin.get("t", PLOTLY_DEFAULT_MARGIN["t"]), round(needed))
 
 

@@ -17,6 +17,11 @@ def test_analysis_page_in_a_browser(page, server):  # noqa: F811 (the fixtures i
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator(".js-plotly-plot").count() == 3  # entropy, distance, share on EOS/punctuation
+    # Each figure's title (wrapped to two lines) ends above its panels' titles ("Encoder self-attention").
+    for key in ("stats_entropy", "stats_distance", "stats_eos_punct"):
+        title = page.locator(f".st-key-{key} .gtitle").bounding_box()
+        panel_title = page.locator(f".st-key-{key} .annotation").first.bounding_box()
+        assert title["y"] + title["height"] <= panel_title["y"], key
     # A full-height window, so the screenshot holds the whole page (Streamlit scrolls inside it).
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": max(1000, height)})

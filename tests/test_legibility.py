@@ -9,6 +9,7 @@ from figures import (
     architecture_diagram,
     attention_grid,
     attention_heatmap,
+    head_grid,
     mask_heatmap,
     positional_heatmap,
     similarity_heatmap,
@@ -16,6 +17,7 @@ from figures import (
 from figures.inside import Panel, matrices_figure
 from figures.legibility import (
     LABEL_ROOM,
+    LINE_SPACING,
     MAX_MAP_HEIGHT,
     MULTILINE_LIFT,
     PRESENT_WIDTH,
@@ -104,6 +106,17 @@ def test_a_title_is_wrapped_and_placed_under_the_toolbar():
     assert spec.margin.t >= TOOLBAR_HEIGHT + 2 * 12 * TITLE_SCALE  # room for both lines
     untitled = legible(attention_heatmap(np.eye(3), list("abc"), list("abc"))).layout
     assert untitled.margin.t == 20 and untitled.title.y is None  # no title: nothing moves
+
+
+def test_a_wrapped_title_leaves_room_for_the_panels_titles_under_it():
+    values = {kind: np.random.rand(2, 4) for kind in ("encoder", "decoder", "cross")}
+    title = "Attention entropy: low = focused on few tokens, high = spread out"  # two lines
+    layout = legible(head_grid(values, title)).layout
+    title_bottom = TOOLBAR_HEIGHT + 2 * 12 * TITLE_SCALE * LINE_SPACING  # two lines under the toolbar
+    panel_title = layout.annotations[0].font.size * LINE_SPACING  # standing on the plots' top edge
+    assert layout.margin.t >= title_bottom + panel_title
+    untitled = legible(head_grid(values)).layout
+    assert untitled.margin.t == 40  # nothing to clear: as head_grid set it
 
 
 def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
