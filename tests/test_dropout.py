@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from transformer.dropout import Dropout
+from transformer.dropout import Dropout, keep_mask
 
 
-@pytest.mark.parametrize("p", [0.1, 0.5])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_dropout_zeroes_a_fraction_p_and_keeps_the_mean(p):
     x = torch.rand(400, 500) + 0.5
     y = Dropout(p).train()(x)
@@ -13,6 +13,15 @@ def test_dropout_zeroes_a_fraction_p_and_keeps_the_mean(p):
     kept = y != 0
     torch.testing.assert_close(y[kept], x[kept] / (1 - p))
     assert y.mean().item() == pytest.approx(x.mean().item(), rel=0.01)
+
+
+@pytest.mark.parametrize("piece", range(4))
+def test_each_16_bit_piece_of_a_random_word_is_a_fair_draw(piece):
+    """The mask cuts 64-bit random integers in four: every piece (the top one included, whose
+    highest bit torch's random_() alone never sets) drops a fraction p."""
+    mask = keep_mask(torch.Size([400_000]), 0.1, torch.device("cpu"))
+    dropped = 1 - mask[piece::4].float().mean().item()  # 100,000 draws: standard error 0.001
+    assert dropped == pytest.approx(0.1, abs=0.005)
 
 
 def test_dropout_gradient_flows_through_the_kept_elements_only():
