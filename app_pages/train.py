@@ -139,7 +139,7 @@ def controls(setup: TrainSetup) -> app_trainer.SessionTrainer | None:
 
 def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
     kind = kind_picker("train_kind", "cross")  # a row of its own: the kinds' names are long
-    layer_column, head_column, _ = st.columns([1, 1, 2])
+    layer_column, head_column, _ = st.columns([1, 2, 1])  # the head's choices include the model view's long name
     layer = layer_picker("Layer", n_layers, "train_layer", container=layer_column)
     heads = [MODEL_VIEW, "avg", *range(n_heads)]
     app_url.keep_valid("train_head", heads, "avg")

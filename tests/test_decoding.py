@@ -122,6 +122,40 @@ def test_beam_search_batches_like_single_sentences(model):
     assert batched == singles
 
 
+def test_beam_search_batches_like_single_sentences_with_their_own_limits(model):
+    """Sentences leave the batch at different steps (their limits 2, 7 and 4): the rows that stay
+    keep reading their own source."""
+    c = model.config
+    src = random_ids(3, 6, c.src_vocab_size, pad_to=[6, 3, 5])
+    limits = [2, 7, 4]
+    batched = beam_search(model, src, limits, beam_size=3)
+    singles = [
+        beam_search(model, row[None, : int((row != 0).sum())], limit, beam_size=3)[0] for row, limit in zip(src, limits)
+    ]
+    assert batched == singles
+
+
+def test_selecting_rows_of_the_decoder_state_copies_what_decoding_reads(model):
+    c = model.config
+    src = random_ids(3, 5, c.src_vocab_size, pad_to=[5, 4, 2])
+    memory, src_mask, _ = model.encode(src)
+    state = model.start_decoding(memory, src_mask, capacity=6)
+    for _ in range(3):
+        state = model.decode(random_ids(3, 1, c.tgt_vocab_size), state).state
+    index = torch.tensor([2, 0, 0])
+    picked = state.select(index)
+    assert picked.length == 3 and torch.equal(picked.src_mask, state.src_mask[index])
+    for (k, v), (k_new, v_new) in zip(state.cross_kv, picked.cross_kv):
+        assert torch.equal(k_new, k[index]) and torch.equal(v_new, v[index])
+    for old, new in zip(state.self_kv, picked.self_kv):
+        assert new.keys.shape == old.keys.shape  # room for the positions still to come
+        assert torch.equal(new.keys[:, :, :3], old.keys[index, :, :3])
+        assert torch.equal(new.values[:, :, :3], old.values[index, :, :3])
+    reordered = state.select(torch.tensor([1, 0, 2]), same_sources=True)  # beam search within sentences
+    assert reordered.cross_kv is state.cross_kv and reordered.src_mask is state.src_mask
+    assert torch.equal(reordered.self_kv[0].keys[:, :, :3], state.self_kv[0].keys[[1, 0, 2], :, :3])
+
+
 def test_outputs_end_at_eos_and_never_emit_pad_or_bos(model):
     c = model.config
     src = random_ids(4, 5, c.src_vocab_size)

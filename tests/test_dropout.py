@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transformer.dropout import Dropout, keep_mask
+from transformer.dropout import DRAW_STATES, Dropout, dropped_draws, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -11,8 +11,10 @@ def test_dropout_zeroes_a_fraction_p_and_keeps_the_mean(p):
     dropped = (y == 0).float().mean().item()
     assert dropped == pytest.approx(p, abs=0.01)  # 200,000 draws: the standard error is about 0.001
     kept = y != 0
-    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
-    assert y.mean().item() == pytest.approx(x.mean().item(), rel=0.01)
+    torch.testing.assert_close(y[kept], x[kept] / (1 - dropped_draws(p) / DRAW_STATES))  # p as drawn
+    # The mean is kept, within 5 standard errors (an element's variance is E[x^2] / (1 - p) - E[x]^2).
+    standard_error = ((x.square().mean() / (1 - p) - x.mean() ** 2) / x.numel()).sqrt().item()
+    assert y.mean().item() == pytest.approx(x.mean().item(), abs=5 * standard_error)
 
 
 @pytest.mark.parametrize("piece", range(4))
@@ -24,11 +26,20 @@ def test_each_16_bit_piece_of_a_random_word_is_a_fair_draw(piece):
     assert dropped == pytest.approx(0.1, abs=0.005)
 
 
+def test_p_is_drawn_rounded_to_a_sixteenth_of_a_bit_and_one_keeps_nothing():
+    assert dropped_draws(0.1) == 6554  # p = 0.100006
+    shape = torch.Size([1000])
+    assert not keep_mask(shape, 1.0, torch.device("cpu")).any()
+    assert not keep_mask(shape, 1 - 2**-18, torch.device("cpu")).any()  # rounds to 1
+    assert keep_mask(shape, 2**-18, torch.device("cpu")).all()  # rounds to 0
+    assert keep_mask(torch.Size([0]), 0.5, torch.device("cpu")).shape == (0,)
+
+
 def test_dropout_gradient_flows_through_the_kept_elements_only():
     x = torch.randn(50, 60, requires_grad=True)
     y = Dropout(0.3).train()(x)
     y.sum().backward()
-    torch.testing.assert_close(x.grad, (y != 0).float() / 0.7)
+    torch.testing.assert_close(x.grad, (y != 0).float() / (1 - dropped_draws(0.3) / DRAW_STATES))
 
 
 def test_dropout_is_the_identity_in_eval_mode_or_at_zero_and_zero_at_one():
