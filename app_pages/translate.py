@@ -166,16 +166,26 @@ def head_view(weights, queries: list[str], keys: list[str], name: str, default_h
 
 
 def attention_explorer(
-    checkpoint: app_checkpoints.Checkpoint, translation: Translation, default_layer: int, default_heads: list[int]
+    checkpoint: app_checkpoints.Checkpoint,
+    translation: Translation,
+    default_layer: int,
+    default_heads: list[int],
+    beside: tuple | None = None,
 ) -> tuple[str, int, int | str]:
     """Kind, layer and head pickers, the enlarged map, the head view, the CSV export and the model
-    view; returns the (kind, layer, head) shown."""
+    view; returns the (kind, layer, head) shown. beside = (controls, figure) columns: the pickers
+    and the head view go in the first, the map in the second (a projector's layout)."""
     n_heads = checkpoint.translator.config.n_heads
-    st.header("Attention")
-    if app_present.presenting():  # a projector's whole width holds the three in one row
-        kind_column, layer_column, head_column = st.columns([2, 1, 1], vertical_alignment="bottom")
-    else:  # the kinds' long names need the page's width (in a column the first ones scroll out of sight)
+    if beside is None:
+        st.header("Attention")
+        # The kinds' long names need the page's width (in a column the first ones scroll out of sight).
         kind_column, (layer_column, head_column, _) = st.container(), st.columns([1, 1, 2])
+        map_column, head_view_column = st.columns(2)
+    else:
+        controls, map_column = beside
+        kind_column = controls.container()
+        layer_column, head_column = controls.columns(2)
+        head_view_column = controls.container()
     kind = app_views.kind_picker("kind", DEFAULT_KIND, kind_column)
     n_layers = checkpoint.translator.config.layers(kind)
     layer = app_views.layer_picker("Layer", n_layers, "layer", default_layer, layer_column)
@@ -183,7 +193,6 @@ def attention_explorer(
 
     weights = translation.attention[kind].numpy()
     queries, keys = query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
-    map_column, head_view_column = st.columns(2)
     with map_column:
         enlarged_map(weights, queries, keys, kind, layer, head)
     with head_view_column:
@@ -209,8 +218,10 @@ def main() -> None:
     st.session_state.setdefault("text", checkpoint.example)
     info = checkpoint.translator.info
     app_gallery.gallery(info.get("source_language"), key="translate_example")
-    # On a projector the text and its translation stand side by side: the attention map stays above the fold.
-    input_column, output_column = st.columns(2) if app_present.presenting() else (st.container(), st.container())
+    # On a projector the text, its translation and the pickers stand left of the attention map,
+    # which starts level with the text: the whole map above the fold.
+    beside = st.columns(2) if app_present.presenting() else None
+    input_column = beside[0] if beside else st.container()
     text = input_column.text_area(
         f"Text ({info.get('source_language', 'source')} → {info.get('target_language', 'target')})",
         key=app_url.kept("text"),
@@ -224,9 +235,8 @@ def main() -> None:
         return
     with input_column:
         input_guardrails(checkpoint, text)
-    with output_column:
         translation = show_translation(checkpoint, text)
-    kind, layer, head = attention_explorer(checkpoint, translation, default_layer, [default_head])
+    kind, layer, head = attention_explorer(checkpoint, translation, default_layer, [default_head], beside)
     app_url.set_url(
         text=text,
         kind=kind,
