@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from figures.legibility import legible, square_cells
+from figures.legibility import legible, present_plot_width, square_cells
 from figures.tokens import without_marker
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
@@ -34,15 +34,19 @@ def presentation_changed() -> None:
     st.session_state.pop("show_marker", None)
 
 
-def plotly_chart(figure, key: str, filename: str, on_select: Callable[[], None] | None = None) -> None:
+def plotly_chart(
+    figure, key: str, filename: str, on_select: Callable[[], None] | None = None, columns: int = 1
+) -> None:
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
     click on a point call it (the chart's selection is then in st.session_state[key]). Token axes
     too long for their labels show every k-th; in presentation mode the figure is drawn taller (a
-    heatmap with square cells, as large as the projector allows: square_cells) and no text in it is
-    smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens lose their word-start marker."""
+    heatmap with square cells, as large as the projector allows in one of `columns` equal columns:
+    square_cells) and no text in it is smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens
+    lose their word-start marker."""
     if presenting():
         figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
-        figure = square_cells(figure)  # before legible: its token axes are thinned for the final height
+        # Before legible: its token axes are thinned for the final height.
+        figure = square_cells(figure, width=present_plot_width(columns))
     figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None)
     if not st.session_state.get("show_marker", True):
         figure = without_marker(figure)

@@ -76,8 +76,9 @@ def view_pickers(
     return layer, head
 
 
-def column(index: int, result: app_compare.Compared, sharpest: bool, head: str) -> None:
-    """One checkpoint's translation, map and links; head: the head as the URL spells it (file names)."""
+def column(index: int, columns: int, result: app_compare.Compared, sharpest: bool, head: str) -> None:
+    """One checkpoint's translation, map and links, in one of `columns` side by side; head: the
+    head as the URL spells it (file names)."""
     checkpoint, translation = result.checkpoint, result.translation
     st.subheader(app_checkpoints.checkpoint_label(checkpoint.name))
     if translation.truncated:
@@ -94,6 +95,7 @@ def column(index: int, result: app_compare.Compared, sharpest: bool, head: str) 
         attention_heatmap(result.weights, translation.target_tokens, translation.source_tokens, title=view),
         key=f"compare_map_{index}",
         filename=name,
+        columns=columns,
     )
     app_present.plotly_chart(
         alignment_links(result.aligned, result.words, translation.source_tokens, result.links),
@@ -136,7 +138,8 @@ def main() -> None:
         st.warning(warning, icon=":material/translate:")
     for index, (place, checkpoint) in enumerate(zip(st.columns(len(checkpoints)), checkpoints)):
         with place:
-            column(index, app_compare.compare(checkpoint, text, layer, head), layer == SHARPEST, view["head"])
+            compared = app_compare.compare(checkpoint, text, layer, head)
+            column(index, len(checkpoints), compared, layer == SHARPEST, view["head"])
     app_url.set_url(text=text, **view)
 
 

@@ -28,9 +28,10 @@ def move_step(delta: int, n_steps: int) -> None:
     st.session_state["step"] = min(max(st.session_state["step"] + delta, 1), n_steps)
 
 
-def step_buttons(n_steps: int) -> None:
-    """Previous, play/pause and next. Playing advances one step per run of the stepper (a
-    fragment rerun every PLAY_SECONDS) and stops at the last; play at the last starts over."""
+def step_buttons(n_steps: int):
+    """Previous, play/pause and next; returns the rest of their row (for the slider). Playing
+    advances one step per run of the stepper (a fragment rerun every PLAY_SECONDS) and stops at
+    the last; play at the last starts over."""
     playing = st.session_state.get("playing", False)
     if playing and st.session_state["step"] < n_steps:
         move_step(1, n_steps)
@@ -38,7 +39,7 @@ def step_buttons(n_steps: int) -> None:
         st.session_state["playing"] = False
         st.rerun()  # the whole page: the stepper stops rerunning itself
     step = st.session_state["step"]
-    previous_column, play_column, next_column, _ = st.columns([1, 1, 1, 3])
+    previous_column, play_column, next_column, rest = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     previous_column.button(
         "Previous", key="step_previous", on_click=move_step, args=(-1, n_steps), disabled=step == 1, width="stretch"
     )
@@ -50,6 +51,7 @@ def step_buttons(n_steps: int) -> None:
     next_column.button(
         "Next", key="step_next", on_click=move_step, args=(1, n_steps), disabled=step == n_steps, width="stretch"
     )
+    return rest
 
 
 def choose_step(n_steps: int) -> int:
@@ -65,14 +67,15 @@ def choose_step(n_steps: int) -> int:
     app_url.keep_valid("step", list(range(1, n_steps + 1)), 1)
     if n_steps == 1:  # a slider needs two values
         return 0
-    step_buttons(n_steps)
     return (
-        st.slider(
+        step_buttons(n_steps).slider(
             "Step",
             1,
             n_steps,
             key=app_url.kept("step"),
             help="Each step feeds the tokens so far and predicts one more.",
+            # On a projector the heading under it names the step: the row stays as low as its buttons.
+            label_visibility="collapsed" if app_present.presenting() else "visible",
         )
         - 1
     )
@@ -209,10 +212,16 @@ def main() -> None:
         return
     app_url.restore_text("prefix", MAX_PREFIX_CHARS)
     app_url.restore_text()  # before the gallery, which says what to look at in the sentence
-    app_gallery.gallery(checkpoint.translator.info.get("source_language"), key="decoding_example")
-    mode = choose_mode(checkpoint)
+    # On a projector the examples share a row with the mode, and the translation one with the
+    # sentence and the prefix: the step's figures start above the fold.
+    presenting = app_present.presenting()
+    gallery_column, mode_column = st.columns([2, 1]) if presenting else (st.container(), st.container())
+    with gallery_column:
+        app_gallery.gallery(checkpoint.translator.info.get("source_language"), key="decoding_example")
+    with mode_column:
+        mode = choose_mode(checkpoint)
     settings = app_sampling.controls() if mode == SAMPLE else None
-    text_column, prefix_column = st.columns(2)
+    text_column, prefix_column, *translation_column = st.columns(3 if presenting else 2)
     with text_column:
         text = app_url.sentence_input(checkpoint)
     with prefix_column:
@@ -239,12 +248,13 @@ def main() -> None:
         st.warning(
             "The prefix does not fit in the output limit: shorten it or raise “Max output tokens” in the sidebar."
         )
-    st.markdown("**Translation**")
-    st.code(translation.text, language=None, wrap_lines=True)
-    beam_size, _ = app_results.decoding_settings(checkpoint)
-    described = app_sampling.describe(settings) if settings else ""
-    how = f"sampled: {described}, seed {settings.seed}" if settings else app_results.decoding_label(beam_size)
-    st.caption(f"{len(translation.output_tokens)} tokens, {how}.")
+    with translation_column[0] if translation_column else st.container():
+        st.markdown("**Translation**")
+        st.code(translation.text, language=None, wrap_lines=True)
+        beam_size, _ = app_results.decoding_settings(checkpoint)
+        described = app_sampling.describe(settings) if settings else ""
+        how = f"sampled: {described}, seed {settings.seed}" if settings else app_results.decoding_label(beam_size)
+        st.caption(f"{len(translation.output_tokens)} tokens, {how}.")
     if not translation.output_tokens:
         app_url.set_url(**url)
         return

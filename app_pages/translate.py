@@ -118,6 +118,7 @@ def enlarged_map(weights, queries: list[str], keys: list[str], kind: str, layer:
         ),
         key="attention_map",
         filename=f"{kind}-layer{layer + 1}-head-{app_views.url_value(head)}",
+        columns=2,
     )
     st.download_button(
         f"Download every {KIND_TITLES[kind].lower()} weight (CSV)",

@@ -15,7 +15,16 @@ ASSUMED_WIDTH = 600  # an x axis' length when the figure does not say: presentat
 TITLE_CHARS = 40  # a title line that fits a chart on a 390 px wide phone
 TITLE_SCALE = 1.4  # Plotly draws titles this much larger than the layout's font
 MIN_CELL = 20  # pixels: a 16 px token label fits each cell of a square heatmap
-PRESENT_WIDTH = 1700  # pixels: the widest plot a figure gets on a 1920 px projector (less padding, labels, colour bar)
+PRESENT_PAGE_WIDTH, COLUMN_GAP = 1860, 20  # pixels of a 1920 px projector's page (less padding), between its columns
+FIGURE_FURNITURE = 200  # pixels of a heatmap's width that its token labels, colour bar and margins take
+
+
+def present_plot_width(columns: int = 1) -> float:
+    """The widest plot a figure gets on a 1920 px projector, in one of `columns` equal columns."""
+    return (PRESENT_PAGE_WIDTH - (columns - 1) * COLUMN_GAP) / columns - FIGURE_FURNITURE
+
+
+PRESENT_WIDTH = present_plot_width()  # 1,660 px: a figure across the page
 MAX_MAP_HEIGHT = 640  # pixels: a heatmap without token labels this tall, with its margins, fits a 1080 px screen
 LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title

@@ -19,6 +19,8 @@ STEPS = len(app_lecture.load_lecture().steps)
 PAGES = [path for path in ("inside",) if (ROOT / "app.py").read_text().count(f'url_path="{path}"')]
 PAGES = ["translate", "positional-encoding", "masks", *PAGES, "decoding", "model", "analysis", "lecture"]
 FIGURES = ".js-plotly-plot, .st-key-head_view iframe"
+# Pages whose main figure fits the screen whole, below their controls: the attention map, the next tokens.
+WHOLE_ABOVE_THE_FOLD = {"translate": "attention_map", "decoding": "next_tokens"}
 
 # The smallest font size of a visible text in the page's figures: Plotly's SVG, and the head
 # view's, inside its iframe (same origin: srcdoc).
@@ -70,7 +72,8 @@ def test_the_lecture_step_by_step_with_the_arrow_keys(projector, server):  # noq
 
 @pytest.mark.parametrize("path", PAGES)
 def test_presentation_mode_on_a_projector(projector, server, path):  # noqa: F811
-    """The first figure starts above the fold and no text in any figure is under 16 px."""
+    """The first figure starts above the fold (the main one of some pages whole) and no text in any
+    figure is under 16 px."""
     page = projector
     page.goto(f"{server}/{path}?present=1")
     page.locator(FIGURES).first.wait_for()
@@ -79,9 +82,10 @@ def test_presentation_mode_on_a_projector(projector, server, path):  # noqa: F81
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stSidebar"]').get_attribute("aria-expanded") != "true"
     assert top(page, FIGURES) < PROJECTOR["height"]
-    if path == "translate":  # its main figure, the attention map, whole above the fold: square cells, >= 600 px wide
-        attention_map = page.locator(".st-key-attention_map .js-plotly-plot").first.bounding_box()
-        assert attention_map["y"] + attention_map["height"] <= PROJECTOR["height"]
+    if path in WHOLE_ABOVE_THE_FOLD:
+        main_figure = page.locator(f".st-key-{WHOLE_ABOVE_THE_FOLD[path]} .js-plotly-plot").first.bounding_box()
+        assert main_figure["y"] + main_figure["height"] <= PROJECTOR["height"]
+    if path == "translate":  # its attention map: square cells, >= 600 px wide
         plot = page.locator(".st-key-attention_map .nsewdrag").first.bounding_box()
         rows = page.locator(".st-key-attention_map .yaxislayer-above .ytick").count()
         columns = page.locator(".st-key-attention_map .xaxislayer-above .xtick").count()

@@ -24,6 +24,7 @@ from figures.legibility import (
     TITLE_SCALE,
     TOOLBAR_HEIGHT,
     legible,
+    present_plot_width,
     square_cells,
     thinned_ticks,
     wrapped_title,
@@ -129,6 +130,14 @@ def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
     tokens = [f"t{i}" for i in range(60)]
     long = square_cells(attention_heatmap(np.random.rand(60, 60), tokens, tokens))
     assert (long.layout.height - 20 - 10 - LABEL_ROOM) / 60 == 20  # many tokens: cells no smaller than a label
+
+
+def test_a_map_in_one_of_three_columns_gets_cells_that_fit_its_column():
+    tokens = [f"t{i}" for i in range(9)]
+    width = present_plot_width(3)
+    assert width < present_plot_width(2) < present_plot_width(1) == PRESENT_WIDTH
+    figure = square_cells(attention_heatmap(np.random.rand(7, 9), tokens[:7], tokens), width=width)
+    assert cell_size(figure, 7) * 9 == pytest.approx(width, rel=0.01)  # 600 px would not fit: the column decides
 
 
 def cell_size(figure: go.Figure, rows: int) -> float:
