@@ -47,7 +47,7 @@ from transformer.allocator import keep_freed_memory  # noqa: E402
 from transformer.checkpoint import load_dev_sample  # noqa: E402
 from transformer.decoding import greedy_decode, next_token_log_probs  # noqa: E402
 from transformer.evaluation import translate_all  # noqa: E402
-from transformer.precision import autocast  # noqa: E402
+from transformer.precision import autocast, output_layer_by_columns  # noqa: E402
 from transformer.threads import configure_threads  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -211,6 +211,7 @@ def model_figures(args, device: torch.device, results: dict) -> None:
     # matrix products alone, on the same inputs, are the floor under it: recompute / floor is the
     # most the cache could gain on this machine.
     steps = 40
+    output_layer_by_columns(ours)  # laid out as load_checkpoint lays out fp32 models (cached and recomputed alike)
     for rows in (1, 16):
         batch = src[:rows]
         products = step_products(ours, batch)

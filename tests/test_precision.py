@@ -7,7 +7,7 @@ import torch
 
 from conftest import random_ids, tiny_config
 from transformer import Transformer, load_checkpoint, threads
-from transformer.precision import autocast, for_inference
+from transformer.precision import autocast, for_inference, output_layer_by_columns
 from transformer.threads import ThreadGovernor, configure_threads, idle_cores
 
 
@@ -33,6 +33,29 @@ def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance
 def test_fp32_is_the_model_itself():
     model = Transformer(tiny_config())
     assert for_inference(model, "fp32") is model
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_the_output_layer_by_columns_computes_what_it_computed(tie):
+    model = Transformer(tiny_config(tie_embeddings=tie, src_vocab_size=29)).eval()
+    c = model.config
+    src, tgt = random_ids(3, 7, c.src_vocab_size, pad_to=[7, 3, 5]), random_ids(3, 6, c.tgt_vocab_size)
+    with torch.inference_mode():
+        expected = model(src, tgt)
+        output_layer_by_columns(model)
+        got = model(src, tgt)
+    weight = model.generator.weight
+    assert weight.shape == (c.tgt_vocab_size, c.d_model) and weight.stride() == (1, c.tgt_vocab_size)
+    assert (weight is model.tgt_embed.table.weight) == tie  # a tie stays one tensor
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_a_checkpoint_loaded_in_fp32_decodes_with_its_output_layer_by_columns(tiny_checkpoint):
+    translator = load_checkpoint(tiny_checkpoint)
+    model = translator.model
+    assert model.generator.weight.stride() == (1, model.config.tgt_vocab_size)
+    assert model.generator.weight is model.src_embed.table.weight
+    assert load_checkpoint(tiny_checkpoint, "bf16").model.generator.weight.is_contiguous()  # fp32 only
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])

@@ -37,6 +37,17 @@ def for_inference(model: nn.Module, precision: str) -> nn.Module:
     raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
+def output_layer_by_columns(model: nn.Module) -> None:
+    """Store the output layer's weight (V, d) column by column, in place: the same tensor, shape and
+    values, laid out in memory as its (d, V) transpose. Decoding multiplies a few rows (one token
+    per hypothesis) by the whole matrix at every step; MKL's fp32 product reads it 4.5x faster
+    this way for one row (8,000 x 256: 1.3 -> 0.3 ms on this project's CPU; 1.3x for 4 rows, 1.0-1.4x
+    up to 512). Tied embeddings share the layout: their lookups read strided rows, which costs
+    microseconds. For a model only decoded, never trained, in fp32 on the CPU (load_checkpoint)."""
+    weight = model.generator.weight
+    weight.data = weight.data.t().contiguous().t()
+
+
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
     """Mixed-precision context for a training step: bf16 matrix products, fp32 elsewhere."""
     if precision == "fp32":

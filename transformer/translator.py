@@ -9,7 +9,7 @@ from .checkpoint import load_model
 from .decoding import BeamNode, beam_search, greedy_decode, next_token_log_probs
 from .model import ATTENTION_KINDS, HeadGates, Transformer
 from .options import PRECISIONS
-from .precision import for_inference
+from .precision import for_inference, output_layer_by_columns
 from .tokenizer import Tokenizer
 
 
@@ -204,4 +204,6 @@ def load_checkpoint(path: str | Path, precision: str = "fp32") -> Translator:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     model, tokenizer, info = load_model(path)
+    if precision == "fp32":  # the model is ours and only decodes
+        output_layer_by_columns(model)
     return Translator(model, tokenizer, info, precision)
