@@ -18,7 +18,7 @@ from conftest import ROOT, random_ids, tiny_config
 from transformer import CheckpointError, Transformer, load_checkpoint
 from transformer.objective import label_smoothed_loss, learning_rate, output_layer_loss
 from transformer.precision import autocast
-from transformer.training import Recipe, TrainingRun, train
+from transformer.training import LOG_FIELDS, Recipe, TrainingRun, train
 
 RECIPE_TOML = """
 name = "tiny"
@@ -151,11 +151,13 @@ def test_the_model_computes_its_training_loss_without_full_logits():
 def test_tiny_run_learns_and_exports(tmp_path):
     recipe = Recipe.load(write_recipe(tmp_path, steps=60))
     run = TrainingRun(recipe, data_dir=tmp_path, progress=False)
-    first = run.train_step()[0]
+    before = run.dev_loss()
     assert run.run()
     with open(tmp_path / "run" / "training_log.csv") as f:
-        last = f.read().splitlines()[-1].split(",")
-    assert float(last[3]) < first - 0.5  # train_loss fell
+        last = dict(zip(LOG_FIELDS, f.read().splitlines()[-1].split(",")))
+    # The dev loss fell 0.59-1.71 over 31 seeds, and by 0 with a learning rate of 0. (A first step's
+    # train loss was too noisy a start: without learning it came out 0.52 above the last steps' mean.)
+    assert float(last["dev_loss"]) < before - 0.3
     output = run.export()
     names = {p.name for p in output.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "metrics.json", "training_log.csv"} <= names
