@@ -95,7 +95,7 @@ def attribution_tab(checkpoint: app_checkpoints.Checkpoint, translation: Transla
     }
     for (key, (figure, filename)), column in zip(maps.items(), st.columns(len(maps))):
         with column:
-            app_present.plotly_chart(figure, key=key, filename=filename)
+            app_present.plotly_chart(figure, key=key, filename=filename, columns=len(maps))
     agreement = {name: rho.numpy() for name, rho in rank_agreement(values, cross, encoder).items()}
     app_present.plotly_chart(
         rank_correlation_bars(outputs, agreement, "Do attention and the gradient rank the source tokens alike?"),

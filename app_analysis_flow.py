@@ -46,6 +46,7 @@ def rollout_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation
             ),
             key="rollout",
             filename=f"rollout-layer{layer + 1}",
+            columns=2,
         )
     with relevance_column:
         layer = layer_picker("Cross-attention of", len(relevance), "relevance_layer")
@@ -59,6 +60,7 @@ def rollout_tab(checkpoint: app_checkpoints.Checkpoint, translation: Translation
             ),
             key="relevance",
             filename=f"source-relevance-layer{layer + 1}",
+            columns=2,
         )
         st.caption("A row is the step that produced that output token.")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from figures.legibility import legible, present_plot_width, square_cells
+from figures.legibility import ASSUMED_WIDTH, legible, present_plot_width, square_cells
 from figures.tokens import without_marker
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
@@ -42,12 +42,13 @@ def plotly_chart(
     too long for their labels show every k-th; in presentation mode the figure is drawn taller (a
     heatmap with square cells, as large as the projector allows in one of `columns` equal columns:
     square_cells) and no text in it is smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens
-    lose their word-start marker."""
+    lose their word-start marker. In several columns, token axes are thinned for a column's width."""
+    width = present_plot_width(columns)
     if presenting():
         figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
         # Before legible: its token axes are thinned for the final height.
-        figure = square_cells(figure, width=present_plot_width(columns))
-    figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None)
+        figure = square_cells(figure, width=width)
+    figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None, width=min(ASSUMED_WIDTH, width))
     if not st.session_state.get("show_marker", True):
         figure = without_marker(figure)
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}

@@ -76,8 +76,8 @@ def view_pickers(
     return layer, head
 
 
-def column(index: int, columns: int, result: app_compare.Compared, sharpest: bool, head: str) -> None:
-    """One checkpoint's translation, map and links, in one of `columns` side by side; head: the
+def column(index: int, n_columns: int, result: app_compare.Compared, sharpest: bool, head: str) -> None:
+    """One checkpoint's translation, map and links, in one of n_columns side by side; head: the
     head as the URL spells it (file names)."""
     checkpoint, translation = result.checkpoint, result.translation
     st.subheader(app_checkpoints.checkpoint_label(checkpoint.name))
@@ -95,7 +95,7 @@ def column(index: int, columns: int, result: app_compare.Compared, sharpest: boo
         attention_heatmap(result.weights, translation.target_tokens, translation.source_tokens, title=view),
         key=f"compare_map_{index}",
         filename=name,
-        columns=columns,
+        columns=n_columns,
     )
     app_present.plotly_chart(
         alignment_links(result.aligned, result.words, translation.source_tokens, result.links),

@@ -6,6 +6,7 @@ the finished hypotheses; a forced prefix, fed to the decoder as if the model had
 beam search. Text, prefix, mode, sampling settings and step live in the URL."""
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import app_checkpoints
 import app_gallery
@@ -28,7 +29,7 @@ def move_step(delta: int, n_steps: int) -> None:
     st.session_state["step"] = min(max(st.session_state["step"] + delta, 1), n_steps)
 
 
-def step_buttons(n_steps: int):
+def step_buttons(n_steps: int) -> DeltaGenerator:
     """Previous, play/pause and next; returns the rest of their row (for the slider). Playing
     advances one step per run of the stepper (a fragment rerun every PLAY_SECONDS) and stops at
     the last; play at the last starts over."""
@@ -221,7 +222,7 @@ def main() -> None:
     with mode_column:
         mode = choose_mode(checkpoint)
     settings = app_sampling.controls() if mode == SAMPLE else None
-    text_column, prefix_column, *translation_column = st.columns(3 if presenting else 2)
+    text_column, prefix_column, translation_column = st.columns(3) if presenting else (*st.columns(2), None)
     with text_column:
         text = app_url.sentence_input(checkpoint)
     with prefix_column:
@@ -248,7 +249,7 @@ def main() -> None:
         st.warning(
             "The prefix does not fit in the output limit: shorten it or raise “Max output tokens” in the sidebar."
         )
-    with translation_column[0] if translation_column else st.container():
+    with translation_column or st.container():
         st.markdown("**Translation**")
         st.code(translation.text, language=None, wrap_lines=True)
         beam_size, _ = app_results.decoding_settings(checkpoint)

@@ -57,8 +57,8 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
     return kind, layer, head, query
 
 
-def chart(figure, key: str, name: str, on_select=None) -> None:
-    app_present.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select)
+def chart(figure, key: str, name: str, on_select=None, columns: int = 1) -> None:
+    app_present.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select, columns=columns)
 
 
 def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str) -> None:
@@ -124,7 +124,7 @@ def show_scores(trace: LayerTrace, head: int, queries: list[str], keys: list[str
     for row in range(0, len(figures), 2):
         for column, (name, figure) in zip(st.columns(2), list(figures.items())[row : row + 2]):
             with column:
-                chart(figure, f"inside_{name}", name)
+                chart(figure, f"inside_{name}", name, columns=2)
 
 
 def select_clicked_key() -> None:

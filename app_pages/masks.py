@@ -113,7 +113,10 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
     for column, (name, mask, tokens, title) in zip(st.columns(3), masks):
         with column:
             app_present.plotly_chart(
-                mask_heatmap(mask, tokens, tokens, title), key=f"mask_{name}", filename=f"mask-{name}-{sentence + 1}"
+                mask_heatmap(mask, tokens, tokens, title),
+                key=f"mask_{name}",
+                filename=f"mask-{name}-{sentence + 1}",
+                columns=3,
             )
     st.caption(
         "The source padding mask is one row, (batch, 1, 1, keys), broadcast over the queries; the "
@@ -148,7 +151,7 @@ def attention_by_steps(checkpoint: app_checkpoints.Checkpoint, src, tgt, source_
         for column, (name, figure) in zip(st.columns(2), list(figures.items())[row : row + 2]):
             with column:
                 app_present.plotly_chart(
-                    figure, key=f"step_{name}", filename=f"{kind}-layer{layer + 1}-head{head + 1}-{name}"
+                    figure, key=f"step_{name}", filename=f"{kind}-layer{layer + 1}-head{head + 1}-{name}", columns=2
                 )
 
 
@@ -180,12 +183,14 @@ def main() -> None:
             padded_ids(src, source_tokens, pad_id, "Source ids, each ending in EOS"),
             key="source_ids",
             filename="source-ids",
+            columns=2,
         )
     with targets_column:
         app_present.plotly_chart(
             padded_ids(tgt, target_tokens, pad_id, "Decoder input ids: BOS, then the target"),
             key="target_ids",
             filename="decoder-input-ids",
+            columns=2,
         )
     # The shortest source has the most padding: the default shows the masks at work.
     shortest = min(range(len(pairs)), key=lambda i: len(pairs[i][0]))

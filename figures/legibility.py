@@ -113,8 +113,9 @@ def _labelled(axis: dict) -> bool:
     return axis.get("tickmode") == "array" and values is not None and texts is not None and len(values) == len(texts)
 
 
-def _thin_axes(layout: dict, font_size: float) -> None:
-    """Thin every axis labelled by an array of texts (the token axes) to what its length holds."""
+def _thin_axes(layout: dict, font_size: float, width: float) -> None:
+    """Thin every axis labelled by an array of texts (the token axes) to what its length holds (the
+    x axes': `width` pixels, or their domain's share of it)."""
     for name, axis in layout.items():
         if not (name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict)):
             continue
@@ -122,7 +123,7 @@ def _thin_axes(layout: dict, font_size: float) -> None:
             continue
         values, texts = axis["tickvals"], axis["ticktext"]
         start, end = axis.get("domain", [0, 1])
-        length = (_plot_height(layout) if name.startswith("y") else ASSUMED_WIDTH) * (end - start)
+        length = (_plot_height(layout) if name.startswith("y") else width) * (end - start)
         keep = thinned_ticks(len(values), length, font_size)
         axis["tickvals"], axis["ticktext"] = [values[i] for i in keep], [texts[i] for i in keep]
 
@@ -153,10 +154,10 @@ def _clear_toolbar(layout: dict) -> None:
     margin["t"] = max(margin.get("t", PLOTLY_DEFAULT_MARGIN["t"]), round(needed))
 
 
-def legible(figure: go.Figure, font_size: float | None = None) -> go.Figure:
+def legible(figure: go.Figure, font_size: float | None = None, width: float = ASSUMED_WIDTH) -> go.Figure:
     """figure with every text at least font_size (None: as it is), its token axes thinned so
-    that their labels, at the figure's font size, do not overlap, and its title clear of the
-    toolbar on any width (_clear_toolbar)."""
+    that their labels, at the figure's font size, do not overlap on a plot `width` pixels wide, and
+    its title clear of the toolbar on any width (_clear_toolbar)."""
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
     if font_size is not None:
@@ -164,7 +165,7 @@ def legible(figure: go.Figure, font_size: float | None = None) -> go.Figure:
         _set_sizes(spec, font_size)
         _enlarge(spec, font_size)
     _clear_toolbar(layout)  # first: it may deepen the top margin, which shortens the y axes
-    _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT))
+    _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT), width)
     return go.Figure(spec)
 
 

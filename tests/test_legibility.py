@@ -85,6 +85,14 @@ def test_a_long_sentence_thins_its_labels_instead_of_overlapping_them():
     assert list(short.layout.xaxis.ticktext) == tokens[:5]  # nothing to thin
 
 
+def test_a_narrow_plot_keeps_fewer_token_labels_on_its_x_axis():
+    tokens = [f"▁w{i}" for i in range(25)]  # 25 labels of 16 px need 500 px: a third of a projector has 406
+    figure = attention_heatmap(np.random.rand(25, 25), tokens, tokens)
+    assert len(legible(figure, 16).layout.xaxis.ticktext) == 25
+    narrow = legible(figure, 16, width=present_plot_width(3)).layout.xaxis
+    assert len(narrow.ticktext) * 16 * LINE_SPACING <= present_plot_width(3) and len(narrow.ticktext) < 25
+
+
 def test_wrapped_title_breaks_at_spaces_within_the_width():
     assert wrapped_title("Encoder–decoder attention, layer 3, average over heads", 40) == (
         "Encoder–decoder attention, layer 3,<br>average over heads"
@@ -135,7 +143,7 @@ def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
 def test_a_map_in_one_of_three_columns_gets_cells_that_fit_its_column():
     tokens = [f"t{i}" for i in range(9)]
     width = present_plot_width(3)
-    assert width < present_plot_width(2) < present_plot_width(1) == PRESENT_WIDTH
+    assert width < present_plot_width(2) < PRESENT_WIDTH
     figure = square_cells(attention_heatmap(np.random.rand(7, 9), tokens[:7], tokens), width=width)
     assert cell_size(figure, 7) * 9 == pytest.approx(width, rel=0.01)  # 600 px would not fit: the column decides
 

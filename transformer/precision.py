@@ -8,6 +8,7 @@ fp32 is the model as trained and the reference. For inference, `for_inference` r
     stay fp32, so attention maps come out as before.
 For training, `autocast` runs the matrix products in bf16 while the weights, the optimizer and
 the loss stay fp32 (mixed precision; the loss's log_softmax already works in fp32).
+An fp32 model loaded only to decode keeps its output layer by columns (`output_layer_by_columns`).
 """
 
 import contextlib
@@ -40,10 +41,10 @@ def for_inference(model: nn.Module, precision: str) -> nn.Module:
 def output_layer_by_columns(model: nn.Module) -> None:
     """Store the output layer's weight (V, d) column by column, in place: the same tensor, shape and
     values, laid out in memory as its (d, V) transpose. Decoding multiplies a few rows (one token
-    per hypothesis) by the whole matrix at every step; MKL's fp32 product reads it 4.5x faster
-    this way for one row (8,000 x 256: 1.3 -> 0.3 ms on this project's CPU; 1.3x for 4 rows, 1.0-1.4x
-    up to 512). Tied embeddings share the layout: their lookups read strided rows, which costs
-    microseconds. For a model only decoded, never trained, in fp32 on the CPU (load_checkpoint)."""
+    per hypothesis) by the whole matrix at every step, and MKL's fp32 product of a few rows reads
+    it several times faster this way (measured in the README's Speed section). Tied embeddings
+    share the layout: their lookups read strided rows, which costs microseconds. For a model that
+    is only decoded, never trained (load_checkpoint's fp32 models)."""
     weight = model.generator.weight
     weight.data = weight.data.t().contiguous().t()
 

@@ -62,7 +62,7 @@ from .evaluation import evaluate, score, translate_all
 from .model import ModelConfig, Transformer
 from .objective import learning_rate
 from .options import TRAINING_PRECISIONS
-from .precision import autocast
+from .precision import autocast, output_layer_by_columns
 from .threads import ThreadGovernor, configure_threads
 from .tokenizer import Tokenizer
 from .translator import Translator
@@ -648,8 +648,9 @@ class TrainingRun:
         self._export_probes(output)
         # Scored as shipped (the weights read back: stored in float16, they score a little
         # differently from the fp32 average), on the training device: a GPU run should not wait
-        # for the CPU here.
+        # for the CPU here; laid out as load_checkpoint lays it out, so `evaluate` scores the same.
         shipped, _, _ = load_model(output)
+        output_layer_by_columns(shipped)
         translator = Translator(shipped.to(self.dist.device), self.tokenizer, info)
         metrics = {}
         # The dev score covers the same slice as the dev loss; test sets are scored whole.
