@@ -188,12 +188,24 @@ def live_view() -> None:
         st.session_state["train_was_running"] = False
         st.rerun(scope="app")  # the run ended: show "Try it" and "Save"
     st.session_state["train_was_running"] = running
+    # On a projector the curves and the attention stand side by side, both above the fold.
+    columns = 2 if app_present.presenting() else 1
+    curves_column, attention_column = st.columns(2) if columns == 2 else (st.container(), st.container())
     if progress.train_curve:
-        app_present.plotly_chart(
-            live_curves(progress.train_curve, progress.dev_curve, progress.steps), key="live_curves", filename="curves"
-        )
-    if not progress.frames:
-        return
+        with curves_column:
+            app_present.plotly_chart(
+                live_curves(progress.train_curve, progress.dev_curve, progress.steps),
+                key="live_curves",
+                filename="curves",
+            )
+    if progress.frames:
+        with attention_column:
+            probe_attention(progress, running, columns)
+
+
+def probe_attention(progress: app_trainer.Progress, running: bool, columns: int) -> None:
+    """The probe's attention at the last frame, or, once the run is over, at the replay slider's;
+    in one of `columns` side by side."""
     st.subheader("The probe's attention")
     first_maps = progress.frames[0][1]
     kind, layer, head = pick_view(*first_maps["cross"].shape[:2])
@@ -210,7 +222,7 @@ def live_view() -> None:
     step, maps = progress.frames[frame]
     title = f"{KIND_TITLES[kind]} at step {step}"
     figure = attention_figure(maps[kind], kind, layer, head, *progress.probe_tokens, title)
-    app_present.plotly_chart(figure, key="train_attention", filename=f"train-{kind}-step{step}")
+    app_present.plotly_chart(figure, key="train_attention", filename=f"train-{kind}-step{step}", columns=columns)
 
 
 def try_and_save(trainer: app_trainer.SessionTrainer) -> None:
@@ -253,12 +265,17 @@ def main() -> None:
         "(`python -m transformer train`), on data generated on the fly."
     )
     restore_from_url()
-    setup = read_settings()
-    if problems := app_trainer.setup_problems(setup):  # the plots and the recipe need valid settings
+    # On a projector, once a run exists, its settings fold away: its curves and attention come up.
+    folded = app_present.presenting() and st.session_state.get("trainer") is not None
+    with st.expander("Settings: the task, the model, training") if folded else st.container():
+        setup = read_settings()
+        problems = app_trainer.setup_problems(setup)  # the plots and the recipe need valid settings
+        if not problems:
+            show_teaching_plots(setup)
+    if problems:
         for problem in problems:
             st.error(f"Cannot train with these settings: {problem}.")
         return
-    show_teaching_plots(setup)
     with st.expander("The same run from the command line"):
         st.code(app_trainer.recipe_toml(setup), language="toml")
     trainer = controls(setup)

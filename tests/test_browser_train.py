@@ -6,7 +6,7 @@ exception. Saves the page at the end to test-artifacts/train.png."""
 import re
 import time
 
-from test_browser import ARTIFACTS, browser, page, server  # noqa: F401 (fixtures)
+from test_browser import ARTIFACTS, browser, page, server, wait_until_idle  # noqa: F401 (fixtures)
 
 URL = "/train?task=copy&min_len=2&max_len=5&layers=1&steps=400"
 ATTENTION = ".st-key-train_attention .js-plotly-plot"
@@ -37,3 +37,20 @@ def test_a_tiny_copy_model_learns_in_the_browser(page, server):  # noqa: F811 (t
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "train.png", full_page=True)
     assert not errors
+
+
+def test_on_a_projector_the_settings_fold_away_once_a_run_starts(page, server):  # noqa: F811
+    """Presentation mode: after Train the settings fold into an expander, and the curves (whole)
+    and the probe's attention (its top) stand side by side above the fold of a 1920 x 1080 screen,
+    also once the run is over ("Try it" below them)."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{server}{URL.replace('steps=400', 'steps=60')}&present=1")
+    page.locator(".st-key-train_start button").click()
+    page.get_by_role("heading", name="Try it").wait_for()  # the run is over: the page's last layout
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stExpander"] summary', has_text="Settings").count() == 1
+    curves = page.locator(".st-key-live_curves .js-plotly-plot").bounding_box()
+    attention = page.locator(ATTENTION).bounding_box()
+    assert curves["y"] + curves["height"] <= 1080 and attention["y"] < 1080
+    assert attention["x"] >= curves["x"] + curves["width"] - 1  # side by side
