@@ -4,6 +4,7 @@ The settings live in the URL (/train?task=reverse&layers=1&...); the run is tran
 own loop on a background thread (app_trainer.SessionTrainer), read by a fragment every second.
 """
 
+import contextlib
 from dataclasses import asdict, fields
 
 import streamlit as st
@@ -188,9 +189,10 @@ def live_view() -> None:
         st.session_state["train_was_running"] = False
         st.rerun(scope="app")  # the run ended: show "Try it" and "Save"
     st.session_state["train_was_running"] = running
-    # On a projector the curves and the attention stand side by side, both above the fold.
+    # On a projector the curves and the attention stand side by side, both above the fold; else
+    # one under the other, straight in the fragment.
     columns = 2 if app_present.presenting() else 1
-    curves_column, attention_column = st.columns(2) if columns == 2 else (st.container(), st.container())
+    curves_column, attention_column = st.columns(2) if columns == 2 else (contextlib.nullcontext(),) * 2
     if progress.train_curve:
         with curves_column:
             app_present.plotly_chart(
