@@ -5,6 +5,7 @@ Session state: reads "present" (the sidebar's presentation toggle, seeded from t
 app_url.restore_presentation) and "show_marker" (the sidebar's "Show ▁" switch); owns no key.
 """
 
+import contextlib
 from collections.abc import Callable
 
 import streamlit as st
@@ -26,6 +27,14 @@ html { font-size: 20px; }
 
 def presenting() -> bool:
     return bool(st.session_state.get("present"))
+
+
+def side_by_side(spec: int | list[float]) -> list:
+    """st.columns(spec) in presentation mode; otherwise one stand-in per column whose `with`
+    block writes in the page's flow, where it runs (one under the other, as without columns)."""
+    if presenting():
+        return st.columns(spec)
+    return [contextlib.nullcontext() for _ in range(spec if isinstance(spec, int) else len(spec))]
 
 
 def presentation_changed() -> None:

@@ -5,6 +5,8 @@ the finished hypotheses; a forced prefix, fed to the decoder as if the model had
 (teacher forcing made visible); and sampling (temperature, top-k, top-p, seed) beside greedy and
 beam search. Text, prefix, mode, sampling settings and step live in the URL."""
 
+import contextlib
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -215,14 +217,15 @@ def main() -> None:
     app_url.restore_text()  # before the gallery, which says what to look at in the sentence
     # On a projector the examples share a row with the mode, and the translation one with the
     # sentence and the prefix: the step's figures start above the fold.
-    presenting = app_present.presenting()
-    gallery_column, mode_column = st.columns([2, 1]) if presenting else (st.container(), st.container())
+    gallery_column, mode_column = app_present.side_by_side([2, 1])
     with gallery_column:
         app_gallery.gallery(checkpoint.translator.info.get("source_language"), key="decoding_example")
     with mode_column:
         mode = choose_mode(checkpoint)
     settings = app_sampling.controls() if mode == SAMPLE else None
-    text_column, prefix_column, translation_column = st.columns(3) if presenting else (*st.columns(2), None)
+    text_column, prefix_column, translation_column = (
+        st.columns(3) if app_present.presenting() else (*st.columns(2), contextlib.nullcontext())
+    )
     with text_column:
         text = app_url.sentence_input(checkpoint)
     with prefix_column:
@@ -249,7 +252,7 @@ def main() -> None:
         st.warning(
             "The prefix does not fit in the output limit: shorten it or raise “Max output tokens” in the sidebar."
         )
-    with translation_column or st.container():
+    with translation_column:
         st.markdown("**Translation**")
         st.code(translation.text, language=None, wrap_lines=True)
         beam_size, _ = app_results.decoding_settings(checkpoint)

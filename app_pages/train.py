@@ -4,7 +4,6 @@ The settings live in the URL (/train?task=reverse&layers=1&...); the run is tran
 own loop on a background thread (app_trainer.SessionTrainer), read by a fragment every second.
 """
 
-import contextlib
 from dataclasses import asdict, fields
 
 import streamlit as st
@@ -192,7 +191,7 @@ def live_view() -> None:
     # On a projector the curves and the attention stand side by side, both above the fold; else
     # one under the other, straight in the fragment.
     columns = 2 if app_present.presenting() else 1
-    curves_column, attention_column = st.columns(2) if columns == 2 else (contextlib.nullcontext(),) * 2
+    curves_column, attention_column = app_present.side_by_side(2)
     if progress.train_curve:
         with curves_column:
             app_present.plotly_chart(
