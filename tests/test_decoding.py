@@ -13,6 +13,7 @@ from transformer.decoding import (
     length_penalty,
     next_token_log_probs,
 )
+from transformer.precision import output_layer_by_columns
 
 
 @pytest.fixture
@@ -20,16 +21,20 @@ def model():
     return Transformer(tiny_config()).eval()
 
 
-def test_cached_decoding_equals_full_recomputation(model):
+@pytest.mark.parametrize("output_by_columns", [False, True])
+@pytest.mark.parametrize("rows", [1, 3])  # one sentence: every product is of one row (transformer.linear)
+def test_cached_decoding_equals_full_recomputation(model, rows, output_by_columns):
     c = model.config
-    src = random_ids(3, 8, c.src_vocab_size, pad_to=[8, 5, 2])
-    tgt = random_ids(3, 9, c.tgt_vocab_size)
+    if output_by_columns:
+        output_layer_by_columns(model)
+    src = random_ids(3, 8, c.src_vocab_size, pad_to=[8, 5, 2])[:rows]
+    tgt = random_ids(3, 9, c.tgt_vocab_size)[:rows]
     full = model(src, tgt)
     memory, src_mask, _ = model.encode(src)
     state = model.start_decoding(memory, src_mask)
     for t in range(tgt.size(1)):
         logits, state, self_w, _ = model.decode(tgt[:, t : t + 1], state)
-        assert self_w[0].shape == (3, c.n_heads, 1, t + 1)
+        assert self_w[0].shape == (rows, c.n_heads, 1, t + 1)
         torch.testing.assert_close(logits[:, 0], full[:, t], atol=1e-5, rtol=0)
 
 

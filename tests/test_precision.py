@@ -7,6 +7,7 @@ import torch
 
 from conftest import random_ids, tiny_config
 from transformer import Transformer, load_checkpoint, threads
+from transformer.linear import Linear
 from transformer.precision import autocast, for_inference, output_layer_by_columns
 from transformer.threads import ThreadGovernor, configure_threads, idle_cores
 
@@ -27,7 +28,11 @@ def test_inference_copies_compute_nearly_what_fp32_computes(precision, tolerance
         got = converted(src, tgt).float().log_softmax(-1)
     assert (got - expected).abs().mean() < tolerance and (got - expected).abs().max() < 0.5
     assert next(model.parameters()).dtype == torch.float32  # the original is untouched ...
-    assert all(type(module) is torch.nn.Linear for module in model.modules() if "Linear" in type(module).__name__)
+    assert all(type(module) is Linear for module in model.modules() if "Linear" in type(module).__name__)
+    if precision == "int8":  # ... and every linear layer of the copy is quantized
+        kinds = [type(module) for module in converted.modules()]
+        assert kinds.count(torch.ao.nn.quantized.dynamic.Linear) == 10 * c.n_decoder_layers + 6 * c.n_encoder_layers + 1
+        assert not {Linear, torch.nn.Linear} & set(kinds)
 
 
 def test_fp32_is_the_model_itself():

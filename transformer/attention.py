@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dropout import Dropout
+from .linear import Linear
 
 
 def scaled_dot_product_attention(
@@ -58,10 +59,10 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
         self.n_heads = n_heads
         self.d_k = d_model // n_heads
-        self.q_proj = nn.Linear(d_model, d_model)
-        self.k_proj = nn.Linear(d_model, d_model)
-        self.v_proj = nn.Linear(d_model, d_model)
-        self.out_proj = nn.Linear(d_model, d_model)
+        self.q_proj = Linear(d_model, d_model)
+        self.k_proj = Linear(d_model, d_model)
+        self.v_proj = Linear(d_model, d_model)
+        self.out_proj = Linear(d_model, d_model)
         self.dropout = Dropout(dropout)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from torch import nn
 from .attention import MultiHeadAttention
 from .config import ModelConfig
 from .dropout import Dropout
+from .linear import Linear
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, T, d_k)
 
@@ -18,11 +19,11 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int):
         super().__init__()
-        self.w1 = nn.Linear(d_model, d_ff)
-        self.w2 = nn.Linear(d_ff, d_model)
+        self.w1 = Linear(d_model, d_ff)
+        self.w2 = Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Not relu_: in place on the view nn.Linear returns for 3-D input, autograd copies the whole
+        # Not relu_: in place on the view a linear layer returns for 3-D input, autograd copies the whole
         # (B, T, d_ff) activation back and forth in the backward pass (1-2 % of a training step).
         return self.w2(torch.relu(self.w1(x)))  # (B, T, D)
 
