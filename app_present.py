@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from figures.legibility import ASSUMED_WIDTH, legible, present_plot_width, square_cells
+from figures.legibility import ASSUMED_WIDTH, legible, present_figure_height, present_plot_width, square_cells
 from figures.tokens import without_marker
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
@@ -44,19 +44,32 @@ def presentation_changed() -> None:
 
 
 def plotly_chart(
-    figure, key: str, filename: str, on_select: Callable[[], None] | None = None, columns: int = 1
+    figure,
+    key: str,
+    filename: str,
+    on_select: Callable[[], None] | None = None,
+    columns: int = 1,
+    top: int | None = None,
 ) -> None:
     """st.plotly_chart with the toolbar's PNG download named after the figure; on_select makes a
     click on a point call it (the chart's selection is then in st.session_state[key]). Token axes
     too long for their labels show every k-th; in presentation mode the figure is drawn taller (a
-    heatmap with square cells, as large as the projector allows in one of `columns` equal columns:
-    square_cells) and no text in it is smaller than PRESENT_FONT_SIZE; with "Show ▁" off its tokens
-    lose their word-start marker. In several columns, token axes are thinned for a column's width."""
+    heatmap with square cells, as large as the projector allows in one of `columns` equal columns
+    and within its screen: square_cells) and no text in it is smaller than PRESENT_FONT_SIZE; with
+    "Show ▁" off its tokens lose their word-start marker. In several columns, token axes are
+    thinned for a column's width. A page's main figure gives `top`, the pixels above it on the
+    projector's screen (measured): it then ends above the fold, a map with smaller cells, another
+    figure shorter."""
     width = present_plot_width(columns)
     if presenting():
-        figure.update_layout(height=round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE))
+        height = round((figure.layout.height or PLOTLY_DEFAULT_HEIGHT) * PRESENT_FIGURE_SCALE)
+        if top is None:  # a map within the screen once scrolled to
+            room = present_figure_height()
+        else:  # a page's main figure, whatever it is, whole above the fold
+            room = present_figure_height(top)
+            height = min(height, room)
         # Before legible: its token axes are thinned for the final height.
-        figure = square_cells(figure, width=width)
+        figure = square_cells(figure.update_layout(height=height), width=width, max_height=room)
     figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None, width=min(ASSUMED_WIDTH, width))
     if not st.session_state.get("show_marker", True):
         figure = without_marker(figure)

@@ -17,6 +17,8 @@ from figures import alignment_links, attention_heatmap, head_label
 from transformer import CheckpointError
 from transformer.guardrails import language_warning
 
+MAP_TOP = 650  # pixels above the maps on a 1920 x 1080 projector, under the pickers and translations (measured: 640)
+
 
 def explain_missing(comparable: list[str]) -> None:
     """What the page needs when fewer than two checkpoints translate English into another language."""
@@ -84,11 +86,12 @@ def column(index: int, n_columns: int, result: app_compare.Compared, sharpest: b
     if translation.truncated:
         st.warning(f"Only the first {checkpoint.translator.max_source_tokens} tokens were translated.")
     st.code(translation.text, language=None, wrap_lines=True)
-    beam_size, _ = app_results.decoding_settings(checkpoint)
-    st.caption(
-        f"{len(translation.output_tokens)} tokens, {app_results.decoding_label(beam_size)}, "
-        f"{result.seconds * 1000:.0f} ms."
-    )
+    if not app_present.presenting():  # on a projector the map takes its room, to end above the fold
+        beam_size, _ = app_results.decoding_settings(checkpoint)
+        st.caption(
+            f"{len(translation.output_tokens)} tokens, {app_results.decoding_label(beam_size)}, "
+            f"{result.seconds * 1000:.0f} ms."
+        )
     view = f"Layer {result.layer + 1}{' (sharpest)' if sharpest else ''}, {head_label(result.head)}"
     name = f"{checkpoint.name}-cross-layer{result.layer + 1}-head-{head}"
     app_present.plotly_chart(
@@ -96,6 +99,7 @@ def column(index: int, n_columns: int, result: app_compare.Compared, sharpest: b
         key=f"compare_map_{index}",
         filename=name,
         columns=n_columns,
+        top=MAP_TOP,
     )
     app_present.plotly_chart(
         alignment_links(result.aligned, result.words, translation.source_tokens, result.links),
@@ -126,8 +130,12 @@ def main() -> None:
         app_url.set_url(ckpts=None)
         return
     layer, head = view_pickers(checkpoints, layer_column, head_column)
-    app_gallery.gallery(app_checkpoints.ENGLISH, key="compare_example", choices=app_gallery.COMPARE)
-    text = app_url.sentence_input(checkpoints[0])
+    # On a projector the examples stand beside the sentence: the maps end above the fold.
+    gallery_column, text_column = app_present.side_by_side(2)
+    with gallery_column:
+        app_gallery.gallery(app_checkpoints.ENGLISH, key="compare_example", choices=app_gallery.COMPARE)
+    with text_column:
+        text = app_url.sentence_input(checkpoints[0])
     names = ",".join(checkpoint.name for checkpoint in checkpoints)
     view = dict(ckpts=names, layer=url_value(layer), head=url_value(head))
     if not text.strip():

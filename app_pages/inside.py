@@ -27,6 +27,7 @@ from figures import (
 )
 from transformer.inside import LayerTrace, inside_layer
 
+INPUT_TOP = 600  # pixels above the page's first matrix, the layer's input, on a 1920 x 1080 projector (measured: 589)
 DEFAULT_KIND = "encoder"  # the simplest layer: one attention sub-layer, then the feed-forward network
 SUBLAYER = {
     False: r"\mathrm{LayerNorm}(x + \mathrm{Sublayer}(x))\quad\text{(post-norm, as in the paper, §3.1)}",
@@ -36,7 +37,11 @@ SUBLAYER = {
 
 def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[str, int, int, int]:
     """Kind, layer, head and query pickers; returns them (0-based)."""
-    kind = app_views.kind_picker("inside_kind", DEFAULT_KIND)
+    # On a projector the kind stands beside the layer, head and query: the first matrix ends above the fold.
+    kind_column, layer_column, head_column, query_column = (
+        st.columns([5, 2, 2, 2]) if app_present.presenting() else (st.container(), *st.columns(4)[:3])
+    )
+    kind = app_views.kind_picker("inside_kind", DEFAULT_KIND, kind_column)
     queries, _ = query_key_tokens(kind, source_tokens, target_tokens)
     app_url.restore_param(
         "query",
@@ -44,7 +49,6 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
         lambda query: app_url.parse_number(query, len(queries)),
         f"The link's query is not between 1 and {len(queries)}; showing query 1.",
     )
-    layer_column, head_column, query_column, _ = st.columns([1, 1, 1, 1])
     layer = app_views.layer_picker("Layer", config.layers(kind), "inside_layer", 0, layer_column)
     head = app_views.head_picker(config.n_heads, "inside_head", average=False, container=head_column)
     app_url.keep_valid("inside_query", list(range(len(queries))), 0)
@@ -57,8 +61,8 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
     return kind, layer, head, query
 
 
-def chart(figure, key: str, name: str, on_select=None, columns: int = 1) -> None:
-    app_present.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select, columns=columns)
+def chart(figure, key: str, name: str, on_select=None, columns: int = 1, top: int | None = None) -> None:
+    app_present.plotly_chart(figure, key=key, filename=f"inside-{name}", on_select=on_select, columns=columns, top=top)
 
 
 def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str) -> None:
@@ -81,7 +85,7 @@ def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str
         panels.append(
             Panel("LayerNorm: what the attention reads", f"({rows}, d_model)", trace.attention.input, queries)
         )
-    chart(matrices_figure(panels), "inside_input", "input")
+    chart(matrices_figure(panels), "inside_input", "input", top=INPUT_TOP)
 
 
 def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: list[str], rows: str, columns: str):
@@ -238,8 +242,12 @@ def main() -> None:
     config = translator.config
     app_views.restore_view(config, "inside_", DEFAULT_KIND)
     app_url.restore_text()  # before the gallery, which says what to look at in the sentence
-    app_gallery.gallery(translator.info.get("source_language"), key="inside_example")
-    text = app_url.sentence_input(checkpoint)
+    # On a projector the examples stand beside the sentence: the first matrix ends above the fold.
+    gallery_column, text_column = app_present.side_by_side(2)
+    with gallery_column:
+        app_gallery.gallery(translator.info.get("source_language"), key="inside_example")
+    with text_column:
+        text = app_url.sentence_input(checkpoint)
     if not text.strip():
         st.info("Type a sentence above to look inside a layer.")
         app_url.set_url(text=text)

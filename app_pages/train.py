@@ -4,6 +4,7 @@ The settings live in the URL (/train?task=reverse&layers=1&...); the run is tran
 own loop on a background thread (app_trainer.SessionTrainer), read by a fragment every second.
 """
 
+import contextlib
 from dataclasses import asdict, fields
 
 import streamlit as st
@@ -30,6 +31,7 @@ from figures import (
 from transformer.data import SYMBOLS
 
 DEFAULTS = TrainSetup()
+PROBE_MAP_TOP = 620  # pixels above the probe's map on a 1920 x 1080 projector, the settings folded (measured: 616)
 LABELS = {
     "task": "Task",
     "symbols": "Symbols",
@@ -206,8 +208,10 @@ def live_view() -> None:
 
 def probe_attention(progress: app_trainer.Progress, running: bool, columns: int) -> None:
     """The probe's attention at the last frame, or, once the run is over, at the replay slider's;
-    in one of `columns` side by side."""
+    in one of `columns` side by side. On a projector the map comes before its pickers, which would
+    push it below the fold."""
     st.subheader("The probe's attention")
+    place = st.container() if app_present.presenting() else contextlib.nullcontext()
     first_maps = progress.frames[0][1]
     kind, layer, head = pick_view(*first_maps["cross"].shape[:2])
     steps = [step for step, _ in progress.frames]
@@ -223,7 +227,10 @@ def probe_attention(progress: app_trainer.Progress, running: bool, columns: int)
     step, maps = progress.frames[frame]
     title = f"{KIND_TITLES[kind]} at step {step}"
     figure = attention_figure(maps[kind], kind, layer, head, *progress.probe_tokens, title)
-    app_present.plotly_chart(figure, key="train_attention", filename=f"train-{kind}-step{step}", columns=columns)
+    with place:
+        app_present.plotly_chart(
+            figure, key="train_attention", filename=f"train-{kind}-step{step}", columns=columns, top=PROBE_MAP_TOP
+        )
 
 
 def try_and_save(trainer: app_trainer.SessionTrainer) -> None:

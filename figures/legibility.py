@@ -17,6 +17,9 @@ TITLE_SCALE = 1.4  # Plotly draws titles this much larger than the layout's font
 MIN_CELL = 20  # pixels: a 16 px token label fits each cell of a square heatmap
 PRESENT_PAGE_WIDTH, COLUMN_GAP = 1860, 20  # pixels of a 1920 px projector's page (less padding), between its columns
 FIGURE_FURNITURE = 200  # pixels of a heatmap's width that its token labels, colour bar and margins take
+# Pixels of the projector's screen, and of its top that the bar of pages covers (measured in
+# Chromium): a figure scrolled to shows below it.
+PRESENT_SCREEN_HEIGHT, PRESENT_PAGE_TOP = 1080, 75
 
 
 def present_plot_width(columns: int = 1) -> float:
@@ -24,8 +27,13 @@ def present_plot_width(columns: int = 1) -> float:
     return (PRESENT_PAGE_WIDTH - (columns - 1) * COLUMN_GAP) / columns - FIGURE_FURNITURE
 
 
+def present_figure_height(top: float = PRESENT_PAGE_TOP) -> float:
+    """The tallest a figure may be to end above the fold of a 1080 px projector, its top `top`
+    pixels down the screen (by default: any figure, once scrolled to)."""
+    return PRESENT_SCREEN_HEIGHT - top
+
+
 PRESENT_WIDTH = present_plot_width()  # 1,660 px: a figure across the page
-MAX_MAP_HEIGHT = 640  # pixels: a heatmap without token labels this tall, with its margins, fits a 1080 px screen
 LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
 MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
@@ -113,17 +121,31 @@ def _labelled(axis: dict) -> bool:
     return axis.get("tickmode") == "array" and values is not None and texts is not None and len(values) == len(texts)
 
 
+def _square_cell(layout: dict) -> float | None:
+    """The side of a heatmap's square cells (its y axis tied to the x axis' scale: square_cells),
+    what the plot's height less the labels' room holds for its rows, a value of its token axis each;
+    None for other figures, and for a square map without token labels (nothing to thin)."""
+    yaxis = layout.get("yaxis", {})
+    if yaxis.get("scaleanchor") != "x" or not _labelled(yaxis):
+        return None
+    return (_plot_height(layout) - LABEL_ROOM) / len(yaxis["tickvals"])
+
+
 def _thin_axes(layout: dict, font_size: float, width: float) -> None:
     """Thin every axis labelled by an array of texts (the token axes) to what its length holds (the
-    x axes': `width` pixels, or their domain's share of it)."""
+    x axes': `width` pixels, or their domain's share of it; a map with square cells: its cells')."""
+    cell = _square_cell(layout)
     for name, axis in layout.items():
         if not (name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict)):
             continue
         if not _labelled(axis):
             continue
         values, texts = axis["tickvals"], axis["ticktext"]
-        start, end = axis.get("domain", [0, 1])
-        length = (_plot_height(layout) if name.startswith("y") else width) * (end - start)
+        if cell is None:
+            start, end = axis.get("domain", [0, 1])
+            length = (_plot_height(layout) if name.startswith("y") else width) * (end - start)
+        else:
+            length = cell * len(values)
         keep = thinned_ticks(len(values), length, font_size)
         axis["tickvals"], axis["ticktext"] = [values[i] for i in keep], [texts[i] for i in keep]
 
@@ -156,8 +178,9 @@ def _clear_toolbar(layout: dict) -> None:
 
 def legible(figure: go.Figure, font_size: float | None = None, width: float = ASSUMED_WIDTH) -> go.Figure:
     """figure with every text at least font_size (None: as it is), its token axes thinned so
-    that their labels, at the figure's font size, do not overlap on a plot `width` pixels wide, and
-    its title clear of the toolbar on any width (_clear_toolbar)."""
+    that their labels, at the figure's font size, do not overlap on a plot `width` pixels wide (a
+    map with square cells: on its cells, as large as its height allows), and its title clear of the
+    toolbar on any width (_clear_toolbar)."""
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
     if font_size is not None:
@@ -174,16 +197,16 @@ def square_cells(
     width: float = PRESENT_WIDTH,
     min_width: float = ASSUMED_WIDTH,
     min_cell: float = MIN_CELL,
-    max_height: float = MAX_MAP_HEIGHT,
+    max_height: float = present_figure_height(),
 ) -> go.Figure:
     """A figure with one heatmap on one pair of axes (click targets may lie over it) drawn with
     square cells (for the projector): the y axis is tied to the x axis' scale and the height set to
     hold rows of cells of max(min_width / columns, min_cell) pixels, but no more than width / columns
-    (the width draws no larger cells: a taller figure would only add blank space) and, without token
-    labels for its cells to fit, no taller than max_height in all. Other figures come back
-    unchanged, and so does a table with token labels on one axis only (a vector per token, such as
-    (T, d_ff) activations: square cells would flatten it to a strip). Give it the builder's
-    figure (z an array)."""
+    (the width draws no larger cells: a taller figure would only add blank space) and no taller than
+    max_height in all (the screen below the figure's top: smaller cells, the plot narrower, and
+    legible thins the token labels for them). Other figures come back unchanged, and so does a
+    table with token labels on one axis only (a vector per token, such as (T, d_ff) activations:
+    square cells would flatten it to a strip). Give it the builder's figure (z an array)."""
     heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
     subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
     if len(heatmaps) != 1 or subplots != {"x"}:
@@ -195,13 +218,13 @@ def square_cells(
     if labelled.count(True) == 1:
         return figure
     rows, columns = shape
-    cell = min(max(min_width / columns, min_cell), width / columns)
-    if not any(labelled):
-        cell = min(cell, max_height / rows)
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
+    _clear_toolbar(layout)  # first: the top margin that legible keeps, so that the cells keep their size
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
-    layout["height"] = round(rows * cell + margin["t"] + margin["b"] + LABEL_ROOM)
+    furniture = margin["t"] + margin["b"] + LABEL_ROOM
+    cell = min(max(min_width / columns, min_cell), width / columns, (max_height - furniture) / rows)
+    layout["height"] = round(rows * cell + furniture)
     for name, settings in SQUARE_AXES.items():
         layout.setdefault(name, {}).update(settings)
     return go.Figure(spec)

@@ -33,7 +33,8 @@ def test_compare_page_in_a_browser(page, server):  # noqa: F811 (the fixtures im
 
 def test_three_maps_on_a_projector_fill_their_figures(page, server):  # noqa: F811 (the fixtures imported above)
     """Presentation mode sizes each map for a third of the page: no blank band between the title
-    and the cells (a map sized for the whole width drew one of 200 px)."""
+    and the cells (a map sized for the whole width drew one of 200 px), and every map whole above
+    the fold, every token labelled."""
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"{server}/compare?present=1&ckpts=en-de,en-es,en-fr&text={quote(SENTENCE)}")
     for index in range(3):
@@ -45,3 +46,8 @@ def test_three_maps_on_a_projector_fill_their_figures(page, server):  # noqa: F8
         figure = page.locator(f".st-key-compare_map_{index} .js-plotly-plot").bounding_box()
         plot = page.locator(f".st-key-compare_map_{index} .nsewdrag").first.bounding_box()
         assert plot["y"] - figure["y"] < 130, index  # a two-line title at 16 px, no more
+        assert figure["y"] + figure["height"] <= 1080, index
+        labels, rows = page.locator(f".st-key-compare_map_{index} .js-plotly-plot").evaluate(
+            "chart => [chart.layout.yaxis.ticktext.length, chart.data[0].text.length]"  # text: a hover per cell
+        )
+        assert labels == rows, index

@@ -19,8 +19,14 @@ STEPS = len(app_lecture.load_lecture().steps)
 PAGES = [path for path in ("inside",) if (ROOT / "app.py").read_text().count(f'url_path="{path}"')]
 PAGES = ["translate", "positional-encoding", "masks", *PAGES, "decoding", "model", "analysis", "lecture"]
 FIGURES = ".js-plotly-plot, .st-key-head_view iframe"
-# Pages whose main figure fits the screen whole, below their controls: the attention map, the next tokens.
-WHOLE_ABOVE_THE_FOLD = {"translate": "attention_map", "decoding": "next_tokens"}
+# Pages whose main figure fits the screen whole, below their controls: the attention map, the next
+# tokens, the layer's input, the rollout (Compare's and Train's: their own tests).
+WHOLE_ABOVE_THE_FOLD = {
+    "translate": "attention_map",
+    "decoding": "next_tokens",
+    "inside": "inside_input",
+    "analysis": "rollout",
+}
 
 # The smallest font size of a visible text in the page's figures: Plotly's SVG, and the head
 # view's, inside its iframe (same origin: srcdoc).

@@ -18,12 +18,13 @@ from figures.inside import Panel, matrices_figure
 from figures.legibility import (
     LABEL_ROOM,
     LINE_SPACING,
-    MAX_MAP_HEIGHT,
+    MIN_CELL,
     MULTILINE_LIFT,
     PRESENT_WIDTH,
     TITLE_SCALE,
     TOOLBAR_HEIGHT,
     legible,
+    present_figure_height,
     present_plot_width,
     square_cells,
     thinned_ticks,
@@ -136,8 +137,10 @@ def test_a_heatmap_on_the_projector_has_square_cells_at_least_600_px_wide():
     cell = (layout.height - 90 - 70 - LABEL_ROOM) / 7
     assert cell * 12 >= 600 and cell >= 20  # wide enough, and a 16 px label fits a cell
     tokens = [f"t{i}" for i in range(60)]
-    long = square_cells(attention_heatmap(np.random.rand(60, 60), tokens, tokens))
-    assert (long.layout.height - 20 - 10 - LABEL_ROOM) / 60 == 20  # many tokens: cells no smaller than a label
+    long = square_cells(attention_heatmap(np.random.rand(40, 40), tokens[:40], tokens[:40]))
+    assert (long.layout.height - 20 - 10 - LABEL_ROOM) / 40 == 20  # many tokens: cells no smaller than a label
+    longer = square_cells(attention_heatmap(np.random.rand(60, 60), tokens, tokens))
+    assert longer.layout.height == present_figure_height()  # more: smaller cells, the map within one screen
 
 
 def test_a_map_in_one_of_three_columns_gets_cells_that_fit_its_column():
@@ -159,15 +162,35 @@ def test_a_large_matrix_on_the_projector_gets_the_cells_its_width_allows_within_
         (positional_heatmap(np.random.rand(128, 256)), (128, 256)),
         (similarity_heatmap(np.random.rand(128, 128)), (128, 128)),
     ):
-        cell = cell_size(square_cells(figure), rows)
-        assert cell * columns <= PRESENT_WIDTH and cell * rows <= MAX_MAP_HEIGHT
-        assert cell * rows == pytest.approx(MAX_MAP_HEIGHT)  # as large as the screen allows
+        square = square_cells(figure)
+        assert cell_size(square, rows) * columns <= PRESENT_WIDTH
+        assert square.layout.height == present_figure_height()  # as large as the screen allows
+
+
+def test_a_map_taller_than_the_screen_below_it_shrinks_its_cells_and_thins_its_labels():
+    """A main map whose top is far down the projector's screen: its cells shrink to end above the
+    fold (the plot narrower, not squashed), and its token labels thin for the smaller cells."""
+    tokens = [f"▁w{i}" for i in range(12)]
+    figure = attention_heatmap(np.random.rand(12, 12), tokens, tokens, "Encoder self-attention, layer 1")
+    roomy = square_cells(figure)
+    assert cell_size(roomy, 12) == 50  # 600 px over 12 tokens: no cap reached
+    room = present_figure_height(top=700)
+    capped = square_cells(figure, max_height=room)
+    assert capped.layout.height <= room
+    cell = cell_size(capped, 12)
+    assert cell < MIN_CELL and (capped.layout.yaxis.scaleanchor, capped.layout.yaxis.scaleratio) == ("x", 1)
+    for axis in ("xaxis", "yaxis"):
+        shown = legible(capped, 16).layout[axis].ticktext
+        assert 1 < len(shown) < 12 and len(shown) * 16 * LINE_SPACING <= 12 * cell  # every k-th, no overlap
+        assert len(legible(roomy, 16).layout[axis].ticktext) == 12
+    short = attention_heatmap(np.random.rand(2, 12), tokens[:2], tokens)  # fits below that top: unchanged
+    assert square_cells(short, max_height=room).layout == square_cells(short).layout
 
 
 def test_a_token_map_too_wide_for_labelled_cells_gets_the_cells_its_width_allows():
     tokens = [f"t{i}" for i in range(100)]  # 20 px a token would need 2000 px
-    figure = square_cells(attention_heatmap(np.random.rand(100, 100), tokens, tokens))
-    assert cell_size(figure, 100) * 100 == pytest.approx(PRESENT_WIDTH)
+    figure = square_cells(attention_heatmap(np.random.rand(10, 100), tokens[:10], tokens))
+    assert cell_size(figure, 10) * 100 == pytest.approx(PRESENT_WIDTH)
 
 
 def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector(monkeypatch):
