@@ -23,6 +23,9 @@ def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
     return logits
 
 
+BLOCKWISE_ROWS = 16  # below, torch's argmax is as fast (8000 words: 8 against 21 us for one row, 57 / 53 us for 16)
+
+
 @cache
 def _block_width(vocab_size: int) -> int | None:
     """The widest divisor of the vocabulary size in 16..128, if any."""
@@ -36,7 +39,7 @@ def argmax_last(scores: torch.Tensor) -> torch.Tensor:
     maximum inside that block: 0.5 ms in all (issue #11)."""
     rows, vocab_size = scores.shape
     width = _block_width(vocab_size)
-    if width is None:
+    if width is None or rows < BLOCKWISE_ROWS:
         return scores.argmax(dim=-1)
     blocks = scores.view(rows, vocab_size // width, width)  # (N, V / width, width)
     best_block = blocks.amax(dim=-1).argmax(dim=-1)  # (N,): the first block reaching the maximum
@@ -107,12 +110,13 @@ def greedy_decode(
     for step in range(forced, longest):
         logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
         token = argmax_last(emittable_logits(model, logits[:, -1]))  # (live,): log_softmax keeps the order
-        unfinished = ~finished
-        outputs[rows[unfinished], step] = token[unfinished]
+        # Rows that finished earlier write too: _cut drops what follows their EOS or limit.
+        outputs[rows, step] = token
         finished |= (token == config.eos_id) | (row_limits <= step + 1)
-        if finished.all():
+        done = int(finished.sum())
+        if done == len(rows):
             break
-        if 4 * int(finished.sum()) >= len(rows):  # drop the finished rows from the work
+        if 4 * done >= len(rows):  # drop the finished rows from the work
             live = (~finished).nonzero()[:, 0]
             rows, row_limits, token, state = rows[live], row_limits[live], token[live], state.select(live)
             finished = finished[live]
