@@ -9,7 +9,7 @@ the next, and MKL reads them back slowly for one row, on one core: a 1024 x 256 
     (1024 x 256: 45 us, 3.2x; 256 x 256: 1.4x; 256 x 1024: 1.2x);
   - a weight stored by columns (the output layer, precision.output_layer_by_columns): one product
     per core, each with its share of the columns, as one batched product (110 us, 1.6x).
-Greedy decoding of one sentence gains about a third (the README's Speed section, issue #11). Two
+Greedy decoding of one sentence is 1.1-1.3x faster (the README's Speed section, issue #11). Two
 rows and more keep MKL's product: it reads the weight once for all of them, the elementwise way
 once per row. The elementwise way makes an (out, in) temporary at every call, which glibc would
 page-fault back in every time without transformer.allocator's setting (the CLI and the app make it).
