@@ -10,6 +10,9 @@ from test_browser import ARTIFACTS, browser, page, server, wait_until_idle  # no
 
 URL = "/train?task=copy&min_len=2&max_len=5&layers=1&steps=400"
 ATTENTION = ".st-key-train_attention .js-plotly-plot"
+# While the fragment reruns, Streamlit mounts each redrawn chart before it removes the stale one
+# (seen with a MutationObserver: new and stale side by side for 20-150 ms, every second, keyed or
+# not), so a locator of one chart waits for the first, or for the page to be idle.
 EXACT_MATCH = re.compile(r"dev exact match ([\d.]+) %")
 
 
@@ -23,7 +26,7 @@ def test_a_tiny_copy_model_learns_in_the_browser(page, server):  # noqa: F811 (t
     page.goto(f"{server}{URL}")
     page.locator(".st-key-train_start button").click()
     started = time.monotonic()
-    page.locator(ATTENTION).wait_for()
+    page.locator(ATTENTION).first.wait_for()
     first = attention_weights(page)
     seen, best = {first}, 0.0
     while time.monotonic() - started < 150 and best < 90:
