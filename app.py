@@ -9,7 +9,6 @@ import streamlit as st
 import app_present
 import app_sidebar
 import app_url
-from transformer.allocator import keep_freed_memory
 
 # The folder is not called pages/: when one exists, Streamlit starts in its legacy multipage mode
 # and runs a page opened by its URL (/translate) without this script, so without the sidebar.
@@ -41,8 +40,6 @@ def open_default_page() -> None:
     st.switch_page(TRANSLATE, query_params=st.query_params.to_dict())
 
 
-# The app decodes in this process: freed memory is kept for the next step's tensors, as the CLI keeps it.
-keep_freed_memory()
 # On a projector the sidebar starts collapsed and the pages are a bar at the top.
 app_url.restore_presentation()
 st.set_page_config(

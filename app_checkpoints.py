@@ -18,6 +18,7 @@ import streamlit as st
 import torch
 
 from transformer import CheckpointError, Translator, load_checkpoint
+from transformer.allocator import keep_freed_memory
 from transformer.checkpoint import (
     CONFIG_FILE,
     MAX_TEXT_BYTES,
@@ -37,10 +38,13 @@ TRAINING_LOG, MODEL_CARD = "training_log.csv", "README.md"  # optional files of 
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # "en", "de", "fra": a language, not the toy's "symbols"
 ENGLISH = "en"
 
-# One intra-op thread per translation: these models are small, sessions run side by side, and
-# OpenMP threads competing for busy cores (other sessions, a training run) slow every call
-# down many times over (about 1 s instead of 10 ms for the toy model on 2 shared cores).
+# Process-wide settings, made once, when the app first imports this module. One intra-op thread
+# per translation: these models are small, sessions run side by side, and OpenMP threads competing
+# for busy cores (other sessions, a training run) slow every call down many times over (about 1 s
+# instead of 10 ms for the toy model on 2 shared cores). Freed memory kept for the next decoding
+# step's tensors, as the CLI keeps it (transformer.allocator).
 torch.set_num_threads(1)
+keep_freed_memory()
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def _square_cell(layout: dict) -> float | None:
     what the plot's height less the labels' room holds for its rows, a value of its token axis each;
     None for other figures, and for a square map without token labels (nothing to thin)."""
     yaxis = layout.get("yaxis", {})
-    if yaxis.get("scaleanchor") != "x" or not _labelled(yaxis):
+    if yaxis.get("scaleanchor") != "x" or not _labelled(yaxis) or not yaxis["tickvals"]:
         return None
     return (_plot_height(layout) - LABEL_ROOM) / len(yaxis["tickvals"])
 
@@ -203,8 +203,8 @@ def square_cells(
     square cells (for the projector): the y axis is tied to the x axis' scale and the height set to
     hold rows of cells of max(min_width / columns, min_cell) pixels, but no more than width / columns
     (the width draws no larger cells: a taller figure would only add blank space) and no taller than
-    max_height in all (the screen below the figure's top: smaller cells, the plot narrower, and
-    legible thins the token labels for them). Other figures come back unchanged, and so does a
+    max_height in all (the screen below the figure's top: smaller cells, the plot narrower), as far
+    as cells of min_cell for a map with token labels, which a longer sentence takes past it. Other figures come back unchanged, and so does a
     table with token labels on one axis only (a vector per token, such as (T, d_ff) activations:
     square cells would flatten it to a strip). Give it the builder's figure (z an array)."""
     heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
@@ -223,7 +223,11 @@ def square_cells(
     _clear_toolbar(layout)  # first: the top margin that legible keeps, so that the cells keep their size
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     furniture = margin["t"] + margin["b"] + LABEL_ROOM
-    cell = min(max(min_width / columns, min_cell), width / columns, (max_height - furniture) / rows)
+    cell = min(max(min_width / columns, min_cell), width / columns)
+    # The screen's room shrinks the cells, a token map's no smaller than a label: a longer sentence
+    # reaches past the fold rather than lose its labels.
+    smallest = min(cell, min_cell) if any(labelled) else 1
+    cell = max(min(cell, (max_height - furniture) / rows), smallest)
     layout["height"] = round(rows * cell + furniture)
     for name, settings in SQUARE_AXES.items():
         layout.setdefault(name, {}).update(settings)

@@ -20,11 +20,20 @@ def linear(n_in: int, n_out: int, bias: bool, by_columns: bool) -> Linear:
     return layer
 
 
+@pytest.fixture(params=[1, 2, 3])
+def threads(request):
+    """torch's thread count for one test: a weight by columns is cut into a block per thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("by_columns", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(1, 1, 64), (1, 64), (64,), (3, 64), (2, 5, 64)])
-def test_it_computes_what_nn_linear_computes(shape, bias, by_columns):
-    layer = linear(64, 96, bias, by_columns)
+def test_it_computes_what_nn_linear_computes(shape, bias, by_columns, threads):
+    layer = linear(64, 96, bias, by_columns)  # 96 columns: 1, 2 or 3 blocks
     x = torch.randn(shape)
     with torch.inference_mode():
         got = layer(x)
@@ -34,8 +43,8 @@ def test_it_computes_what_nn_linear_computes(shape, bias, by_columns):
 
 
 @pytest.mark.parametrize("by_columns", [False, True])
-def test_one_row_takes_its_own_products_and_more_rows_mkls(by_columns):
-    layer = linear(32, 2 * torch.get_num_threads() * 8, True, by_columns)
+def test_one_row_takes_its_own_products_and_more_rows_mkls(by_columns, threads):
+    layer = linear(32, 50, True, by_columns)  # 50 columns: 2 blocks of 25 for 3 threads
     with mock.patch("transformer.linear.F.linear", side_effect=AssertionError("F.linear called")) as called:
         layer(torch.randn(1, 1, 32))  # one row: not through F.linear
         with pytest.raises(AssertionError, match="F.linear called"):
@@ -43,20 +52,15 @@ def test_one_row_takes_its_own_products_and_more_rows_mkls(by_columns):
     assert called.call_count == 1
 
 
-def test_columns_that_do_not_split_among_the_cores_go_through_mkl():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        layer = linear(16, 7, True, by_columns=True)  # 7 columns: no equal share for 2 cores
-        with mock.patch("transformer.linear.F.linear", wraps=F.linear) as called:
-            got = layer(torch.randn(1, 16))
-        assert called.call_count == 1 and got.shape == (1, 7)
-    finally:
-        torch.set_num_threads(threads)
+def test_a_row_of_the_wrong_width_is_refused_as_nn_linear_refuses_it():
+    layer = linear(4, 4, True, by_columns=False)
+    with pytest.raises(RuntimeError):
+        layer(torch.randn(2, 2))  # four numbers, but not a row of four
 
 
-def test_one_row_trains_like_nn_linear():
-    layer = linear(24, 40, True, by_columns=False)
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_one_row_trains_like_nn_linear(by_columns, threads):
+    layer = linear(24, 40, True, by_columns)
     x = torch.randn(1, 24, requires_grad=True)
     layer(x).square().sum().backward()
     ours = [layer.weight.grad.clone(), layer.bias.grad.clone(), x.grad.clone()]
