@@ -10,9 +10,9 @@ from test_browser import ARTIFACTS, browser, page, server, wait_until_idle  # no
 
 URL = "/train?task=copy&min_len=2&max_len=5&layers=1&steps=400"
 ATTENTION = ".st-key-train_attention .js-plotly-plot"
-# While the fragment reruns, Streamlit mounts each redrawn chart before it removes the stale one
-# (seen with a MutationObserver: new and stale side by side for 20-150 ms, every second, keyed or
-# not), so a locator of one chart waits for the first, or for the page to be idle.
+# While the fragment reruns, Streamlit mounts each redrawn chart before it removes the stale one,
+# hidden (display: none) meanwhile: seen with a MutationObserver, both in the page for 20-150 ms
+# every second, keyed or not. So a locator of one chart waits for the first, or for the page to be idle.
 EXACT_MATCH = re.compile(r"dev exact match ([\d.]+) %")
 
 
