@@ -203,10 +203,11 @@ def square_cells(
     square cells (for the projector): the y axis is tied to the x axis' scale and the height set to
     hold rows of cells of max(min_width / columns, min_cell) pixels, but no more than width / columns
     (the width draws no larger cells: a taller figure would only add blank space) and no taller than
-    max_height in all (the screen below the figure's top: smaller cells, the plot narrower), as far
-    as cells of min_cell for a map with token labels, which a longer sentence takes past it. Other figures come back unchanged, and so does a
-    table with token labels on one axis only (a vector per token, such as (T, d_ff) activations:
-    square cells would flatten it to a strip). Give it the builder's figure (z an array)."""
+    max_height in all (the screen below the figure's top: smaller cells, the plot narrower), down to
+    cells of min_cell for a map with token labels, which a longer sentence takes past max_height.
+    Other figures come back unchanged, and so does a table with token labels on one axis only (a
+    vector per token, such as (T, d_ff) activations: square cells would flatten it to a strip).
+    Give it the builder's figure (z an array)."""
     heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
     subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
     if len(heatmaps) != 1 or subplots != {"x"}:
