@@ -11,8 +11,8 @@ from transformer.linear import Linear
 
 def linear(n_in: int, n_out: int, bias: bool, by_columns: bool) -> Linear:
     layer = Linear(n_in, n_out, bias=bias)
-    with torch.no_grad():
-        layer.weight.normal_()
+    with torch.no_grad():  # outputs of about unit size, as in a trained model
+        layer.weight.normal_(std=n_in**-0.5)
         if bias:
             layer.bias.normal_()
     if by_columns:  # as precision.output_layer_by_columns stores the output layer
