@@ -17,6 +17,8 @@ call, which glibc would page-fault back in every time without transformer.alloca
 CLI and the app make it).
 """
 
+from functools import cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,6 +46,7 @@ class Linear(nn.Linear):
         return y.view(*x.shape[:-1], -1)
 
 
+@cache  # asked at every decoding step with the same two numbers
 def _column_blocks(columns: int, threads: int) -> int:
     """The most equal blocks, at most one per thread, that `columns` splits into."""
     return next(blocks for blocks in range(threads, 0, -1) if columns % blocks == 0)
