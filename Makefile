@@ -6,10 +6,12 @@ PORT ?= 8501
 
 .PHONY: run test lint train-toy train-en-de benchmark clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# The project itself is installed in editable mode: `import transformer` works from anywhere.
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(BIN)/.installed

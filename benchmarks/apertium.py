@@ -2,7 +2,7 @@
 sentences in the same run: sacreBLEU, chrF and sentences per second for each.
 
     python benchmarks/apertium.py [--checkpoint checkpoints/en-es] [--recipe configs/en-es.toml]
-                                  [--data-dir ../shared/data] [--limit N] [--int8]
+                                  [--data-dir DIR] [--limit N] [--int8]
 
 The sentences are the Tatoeba test split of the en-es recipe (never seen in training). Apertium
 is run as `apertium -u eng-spa` (-u: no "*" marks on unknown words), its process start included;
@@ -17,13 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+from transformer import load_checkpoint
+from transformer.allocator import keep_freed_memory
+from transformer.checkpoint import CONFIG_FILE
+from transformer.evaluation import score, translate_all
+from transformer.options import default_data_dir
+from transformer.recipe import Recipe, load_split
 
-from transformer import load_checkpoint  # noqa: E402
-from transformer.allocator import keep_freed_memory  # noqa: E402
-from transformer.evaluation import score, translate_all  # noqa: E402
-from transformer.training import Recipe, load_split  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 INSTALL_HINT = "Apertium is not installed: apt-get install apertium apertium-eng-spa (then run this again)"
 
@@ -55,11 +56,11 @@ def main() -> int:
     parser.add_argument(
         "--recipe", type=Path, default=ROOT / "configs" / "en-es.toml", help="where the test split is defined"
     )
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--limit", type=int, help="only the first N test sentences")
     parser.add_argument("--int8", action="store_true", help="our model with int8 linear layers")
     args = parser.parse_args()
-    if not (args.checkpoint / "config.json").is_file():
+    if not (args.checkpoint / CONFIG_FILE).is_file():
         print(f"error: {args.checkpoint} is not a checkpoint folder (train configs/en-es.toml first)", file=sys.stderr)
         return 2
     specs = Recipe.load(args.recipe).data.get("test", {}).get("tatoeba_test")

@@ -9,16 +9,13 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import plotly.io
 import streamlit.logger
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the app's modules live at the root
-streamlit.logger.set_log_level("error")  # else app_checkpoints' caches warn that no Streamlit server runs
+streamlit.logger.set_log_level("error")  # else webapp.state.checkpoints' caches warn that no Streamlit server runs
 
-from app_checkpoints import EXAMPLES, checkpoint_names, checkpoints_dir, default_checkpoint  # noqa: E402
 from figures import (  # noqa: E402
     attention_grid,
     attention_heatmap,
@@ -28,6 +25,7 @@ from figures import (  # noqa: E402
     token_probabilities,
 )
 from transformer import load_checkpoint  # noqa: E402
+from webapp.state.checkpoints import EXAMPLES, checkpoint_names, checkpoints_dir, default_checkpoint  # noqa: E402
 
 SENTENCES = [
     "Two dogs are playing in the snow.",

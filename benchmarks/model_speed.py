@@ -13,7 +13,7 @@
    it calls, on the same inputs), the floor under a cached step, which bounds the cache's gain.
 3. Batch translation with the shipped checkpoint (checkpoints/en-de): sentences/s for fp32,
    bf16 and int8 greedy decoding and the checkpoint's default beam, on everyday English
-   sentences (Tatoeba, from ../shared/data; the shipped dev sample when that is absent).
+   sentences (Tatoeba, from the data folder: default_data_dir(); the shipped dev sample when absent).
 4. The CLI, whole process (Python start included), translating those sentences piped into
    `python -m transformer translate`, against Apertium (`apertium eng-spa`) when installed.
 5. Threads on a loaded machine: the CLI with --threads <all cores> and with the default
@@ -39,18 +39,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from transformer import ModelConfig, Transformer, load_checkpoint, speed_up
+from transformer.allocator import keep_freed_memory
+from transformer.checkpoint import load_dev_sample
+from transformer.decoding import greedy_decode, next_token_log_probs
+from transformer.evaluation import translate_all
+from transformer.options import default_data_dir
+from transformer.precision import autocast
+from transformer.speed import output_layer_by_columns
+from transformer.threads import configure_threads
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
-
-from transformer import ModelConfig, Transformer, load_checkpoint  # noqa: E402
-from transformer.allocator import keep_freed_memory  # noqa: E402
-from transformer.checkpoint import load_dev_sample  # noqa: E402
-from transformer.decoding import greedy_decode, next_token_log_probs  # noqa: E402
-from transformer.evaluation import translate_all  # noqa: E402
-from transformer.precision import autocast, output_layer_by_columns  # noqa: E402
-from transformer.threads import configure_threads  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
+DATA = default_data_dir()
 CHECKPOINT = ROOT / "checkpoints" / "en-de"
 
 
@@ -183,7 +183,7 @@ def model_figures(args, device: torch.device, results: dict) -> None:
     config = ModelConfig(
         8000, 8000, d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, tie_embeddings=True
     )
-    ours = Transformer(config).to(device)
+    ours = speed_up(Transformer(config).to(device))  # as the trainer and load_checkpoint have it
     ref = Reference(ours).to(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{where}; d_model 256, 3+3 layers, 4 heads, vocab 8000")

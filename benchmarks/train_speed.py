@@ -1,6 +1,6 @@
 """How fast the Train page teaches its default model, and whether other sessions stay fast meanwhile.
 
-Trains the page's default settings (reversal, app_trainer.TrainSetup()) the way the page does: a
+Trains the page's default settings (reversal, webapp.trainer.settings.TrainSetup()) the way the page does: a
 SessionTrainer on a background thread of this process. Reports when the dev exact match first
 reaches the target, and the exact match on fresh sequences (a seed the run never saw) at the end.
 Meanwhile this (main) thread plays another session of the same server: it translates a new
@@ -15,21 +15,21 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import streamlit.logger
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the app's modules live at the root
 streamlit.logger.set_log_level("error")
 
 from app_speed import SENTENCES  # noqa: E402
 
-from app_checkpoints import checkpoints_dir  # noqa: E402
-from app_trainer import SessionTrainer, Slots, TrainSetup  # noqa: E402
 from transformer import load_checkpoint  # noqa: E402
 from transformer.data import toy_task_pairs  # noqa: E402
 from transformer.evaluation import evaluate  # noqa: E402
+from webapp.state.checkpoints import checkpoints_dir  # noqa: E402
+from webapp.trainer.session import SessionTrainer  # noqa: E402
+from webapp.trainer.settings import TrainSetup  # noqa: E402
+from webapp.trainer.slots import Slots  # noqa: E402
 
 FRESH_SEED, FRESH_COUNT = 424242, 1000
 

@@ -38,11 +38,11 @@ from .positional import (
     similarity_heatmap,
 )
 from .tokens import token_probabilities
-from .training import label_smoothing_bars, learning_rate_curve, live_curves, smoothed_target
+from .training import curve_steps, label_smoothing_bars, learning_rate_curve, live_curves
 
 __all__ = [
     "DIAGRAM_MIN_WIDTH",
-    "smoothed_target",
+    "curve_steps",
     "live_curves",
     "learning_rate_curve",
     "label_smoothing_bars",

@@ -14,10 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attention import COLORSCALE, KIND_TITLES, KINDS, attention_heatmap, label
-
-CHANGE_COLORSCALE = "RdBu_r"  # blue = less weight than before, red = more; white = unchanged
-HIGHLIGHT = "#d62728"  # argmax links, marked heads, the current step
+from .attention import KIND_TITLES, KINDS, attention_heatmap, click_targets, label
+from .style import DIVERGING, GREY, HIGHLIGHT, NOTE_FONT_SIZE, WEIGHT_SCALE, colorbar, margin, outline
 
 
 def head_grid(
@@ -46,69 +44,67 @@ def head_grid(
         rows=1, cols=len(kinds), subplot_titles=[KIND_TITLES[kind] for kind in kinds], horizontal_spacing=0.06
     )
     for column, kind in enumerate(kinds, start=1):
-        grid = grids[kind]
-        n_layers, n_heads = grid.shape
-        figure.add_trace(
-            go.Heatmap(z=grid, coloraxis="coloraxis", texttemplate=f"%{{z:{value_format}}}", hoverinfo="skip"),
-            row=1,
-            col=column,
-        )
-        layers, heads = np.indices(grid.shape)
-        figure.add_trace(
-            go.Scatter(
-                x=heads.ravel(),
-                y=layers.ravel(),
-                mode="markers",
-                marker=dict(size=30, opacity=0),
-                customdata=[[kind, int(layer), int(head)] for layer, head in zip(layers.ravel(), heads.ravel())],
-                # customdata holds 0-based indices, so the hover's 1-based names are written out here.
-                text=[
-                    f"layer {layer + 1}, head {head + 1}<br>{value_name}: {value:{value_format}}"
-                    for layer, head, value in zip(layers.ravel(), heads.ravel(), grid.ravel())
-                ],
-                hovertemplate=f"{KIND_TITLES[kind]}<br>%{{text}}<br>{hint}<extra></extra>",
-                showlegend=False,
-            ),
-            row=1,
-            col=column,
-        )
-        for marked_kind, layer, head in marked:
-            if marked_kind == kind:
-                figure.add_shape(
-                    type="rect",
-                    x0=head - 0.45,
-                    x1=head + 0.45,
-                    y0=layer - 0.45,
-                    y1=layer + 0.45,
-                    line=dict(color=HIGHLIGHT, width=3),
-                    row=1,
-                    col=column,
-                )
-        figure.update_xaxes(
-            tickmode="array", tickvals=list(range(n_heads)), ticktext=[f"H{h + 1}" for h in range(n_heads)], col=column
-        )
-        figure.update_yaxes(
-            tickmode="array",
-            tickvals=list(range(n_layers)),
-            ticktext=[f"L{layer + 1}" for layer in range(n_layers)],
-            autorange="reversed",
-            col=column,
-        )
+        _head_panel(figure, column, kind, grids[kind], value_name, value_format, hint)
+        _outline_heads(figure, column, [(layer, head) for marked_kind, layer, head in marked if marked_kind == kind])
+        _layer_head_axes(figure, column, *grids[kind].shape)
     figure.update_xaxes(showgrid=False, zeroline=False)
     figure.update_yaxes(showgrid=False, zeroline=False)
-    figure.update_annotations(font_size=12)
+    figure.update_annotations(font_size=NOTE_FONT_SIZE)
     n_rows = max(grid.shape[0] for grid in grids.values())
     figure.update_layout(
         title=title,
         height=150 + 64 * n_rows,
-        margin=dict(l=10, r=10, t=80 if title else 40, b=10),
-        coloraxis=dict(
-            colorscale=COLORSCALE, cmin=zrange[0], cmax=zrange[1], colorbar=dict(title=value_name, thickness=12)
-        ),
+        margin=margin(80 if title else 40),
+        coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=zrange[0], cmax=zrange[1], colorbar=colorbar(value_name)),
         dragmode=False,
         hoverdistance=30,
     )
     return figure
+
+
+def _head_panel(
+    figure: go.Figure, column: int, kind: str, grid: np.ndarray, value_name: str, value_format: str, hint: str
+) -> None:
+    """One kind's (layers, heads) grid with its values written in, under a click target per cell."""
+    figure.add_trace(
+        go.Heatmap(z=grid, coloraxis="coloraxis", texttemplate=f"%{{z:{value_format}}}", hoverinfo="skip"),
+        row=1,
+        col=column,
+    )
+    layers, heads = (index.ravel() for index in np.indices(grid.shape))
+    targets = click_targets(
+        heads,
+        layers,
+        30,
+        f"{KIND_TITLES[kind]}<br>%{{text}}<br>{hint}<extra></extra>",
+        customdata=[[kind, int(layer), int(head)] for layer, head in zip(layers, heads)],
+        # customdata holds 0-based indices, so the hover's 1-based names are written out here.
+        text=[
+            f"layer {layer + 1}, head {head + 1}<br>{value_name}: {value:{value_format}}"
+            for layer, head, value in zip(layers, heads, grid.ravel())
+        ],
+    )
+    figure.add_trace(targets, row=1, col=column)
+
+
+def _outline_heads(figure: go.Figure, column: int, heads: list[tuple[int, int]]) -> None:
+    """Outline each (layer, head) cell of one panel."""
+    for layer, head in heads:
+        outline(figure, (head - 0.45, head + 0.45), (layer - 0.45, layer + 0.45), row=1, col=column)
+
+
+def _layer_head_axes(figure: go.Figure, column: int, n_layers: int, n_heads: int) -> None:
+    """Head columns named H1, H2, ... and layer rows L1, L2, ..., the first layer on top."""
+    figure.update_xaxes(
+        tickmode="array", tickvals=list(range(n_heads)), ticktext=[f"H{h + 1}" for h in range(n_heads)], col=column
+    )
+    figure.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(n_layers)),
+        ticktext=[f"L{layer + 1}" for layer in range(n_layers)],
+        autorange="reversed",
+        col=column,
+    )
 
 
 def head_grid_target(point: dict) -> tuple[str, int, int] | None:
@@ -135,7 +131,7 @@ def diverging_heatmap(
         title,
         value_name=value_name,
         value_format="+.3f",
-        colorscale=CHANGE_COLORSCALE,
+        colorscale=DIVERGING,  # blue = less weight than before, red = more; white = unchanged
         zrange=(-span, span),
     )
 
@@ -184,7 +180,7 @@ def pruning_figure(curve: list[dict]) -> go.Figure:
     figure.update_layout(
         title="BLEU as the least important heads are switched off",
         height=380,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=margin(50),
         xaxis=dict(title="heads switched off (least important first)", rangemode="tozero"),
         yaxis=dict(title="BLEU (greedy)", rangemode="tozero"),
     )
@@ -205,7 +201,7 @@ def training_trend(steps: list[int], values: list[float], current_step: int, tit
     figure.update_layout(
         title=title,
         height=300,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=margin(50),
         xaxis=dict(title="training step"),
         yaxis=dict(title=value_name, rangemode="tozero"),
     )
@@ -274,7 +270,7 @@ def alignment_links(
                 mode="markers+text",
                 text=[label(token) for token in tokens],
                 textposition=position,
-                marker=dict(size=8, color="#7f7f7f"),
+                marker=dict(size=8, color=GREY),
                 hoverinfo="skip",
                 showlegend=False,
             )
@@ -282,11 +278,11 @@ def alignment_links(
     rows = max(len(source_tokens), len(target_words), 1)
     figure.update_layout(
         height=110 + 24 * rows,
-        margin=dict(l=10, r=10, t=40, b=10),
+        margin=margin(40),
         xaxis=dict(visible=False, range=[-1.0, 2.0], fixedrange=True),
         yaxis=dict(visible=False, range=[-rows + 0.4, 0.6], fixedrange=True),
         annotations=[
-            dict(x=x, y=0.6, text=text, showarrow=False, yanchor="bottom", font=dict(size=12))
+            dict(x=x, y=0.6, text=text, showarrow=False, yanchor="bottom", font=dict(size=NOTE_FONT_SIZE))
             for x, text in ((0, "target"), (1, "source"))
         ],
         dragmode=False,

@@ -15,13 +15,14 @@ from plotly.subplots import make_subplots
 
 from transformer.config import ATTENTION_KINDS
 
+from .style import SMALL_FONT_SIZE, WEIGHT_SCALE, colorbar, margin, outline
+
 KINDS = ATTENTION_KINDS  # the library's one list of kinds, under the name the figures and pages use
 KIND_TITLES = {
     "encoder": "Encoder self-attention",
     "decoder": "Masked decoder self-attention",
     "cross": "Encoder–decoder attention",
 }
-COLORSCALE = "Blues"
 
 
 def query_key_tokens(kind: str, source_tokens: list[str], target_tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -67,7 +68,7 @@ def attention_heatmap(
     *,
     value_name: str = "weight",
     value_format: str = ".3f",
-    colorscale=COLORSCALE,
+    colorscale=WEIGHT_SCALE,
     zrange: tuple[float, float] = (0, 1),
     show_values: bool = False,
     show_scale: bool = True,
@@ -93,18 +94,32 @@ def attention_heatmap(
         zmin=zrange[0],
         zmax=zrange[1],
         colorscale=colorscale,
-        colorbar=dict(title=value_name, thickness=12),
+        colorbar=colorbar(value_name),
         showscale=show_scale,
     )
     figure = go.Figure(heatmap)
     figure.update_layout(
         title=title,
         height=min(900, max(320, 140 + 22 * len(query_tokens))),
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        margin=margin(50 if title else 20),
         xaxis=token_axis(key_tokens, title="key", tickangle=-60 if len(key_tokens) > 8 else 0),
         yaxis=token_axis(query_tokens, title="query", autorange="reversed"),
     )
     return figure
+
+
+def click_targets(x, y, size: int, hovertemplate: str, **extra) -> go.Scatter:
+    """Invisible markers of size pixels at (x, y): heatmaps cannot be clicked in Plotly, so a
+    clickable heatmap carries these over its cells, and a click names the marker it hit."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="markers",
+        marker=dict(size=size, opacity=0),
+        showlegend=False,
+        hovertemplate=hovertemplate,
+        **extra,
+    )
 
 
 def grid_target_index(curve_number: int, n_layers: int, n_heads: int) -> tuple[int, int] | None:
@@ -139,41 +154,22 @@ def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | 
     xs, ys = np.meshgrid(np.linspace(0, max(n_keys - 1, 0), 6), np.linspace(0, max(n_queries - 1, 0), 6))
     for layer in range(n_layers):
         for head in range(n_heads):
-            figure.add_trace(
-                go.Scatter(
-                    x=xs.ravel(),
-                    y=ys.ravel(),
-                    mode="markers",
-                    marker=dict(size=24, opacity=0),
-                    showlegend=False,
-                    hovertemplate=f"layer {layer + 1}, head {head + 1}: click to enlarge<extra></extra>",
-                ),
-                row=layer + 1,
-                col=head + 1,
-            )
+            hover = f"layer {layer + 1}, head {head + 1}: click to enlarge<extra></extra>"
+            figure.add_trace(click_targets(xs.ravel(), ys.ravel(), 24, hover), row=layer + 1, col=head + 1)
     if selected is not None:
         layer, head = selected
         for column in range(n_heads) if head is None else [head]:
             axis = layer * n_heads + column + 1
             suffix = "" if axis == 1 else str(axis)
-            figure.add_shape(
-                type="rect",
-                xref=f"x{suffix} domain",
-                yref=f"y{suffix} domain",
-                x0=0,
-                x1=1,
-                y0=0,
-                y1=1,
-                line=dict(color="#d62728", width=3),
-            )
+            outline(figure, (0, 1), (0, 1), xref=f"x{suffix} domain", yref=f"y{suffix} domain")
     figure.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False)
     figure.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed")
-    figure.update_annotations(font_size=11)
+    figure.update_annotations(font_size=SMALL_FONT_SIZE)
     figure.update_layout(
         title=title,
         height=60 + 150 * n_layers,
-        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
-        coloraxis=dict(colorscale=COLORSCALE, cmin=0, cmax=1, colorbar=dict(title="weight", thickness=12)),
+        margin=margin(60 if title else 30),
+        coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0, cmax=1, colorbar=colorbar("weight")),
         dragmode=False,
         hoverdistance=30,
     )

@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 
 from .analysis import diverging_heatmap
 from .attention import label
+from .style import BLUE, ORANGE, margin
 
-AGREEMENT_COLORS = {"attention": "#1f77b4", "rollout": "#ff7f0e"}
+AGREEMENT_COLORS = {"attention": BLUE, "rollout": ORANGE}
 
 
 def attribution_heatmap(values, output_tokens: list[str], source_tokens: list[str], title: str = "") -> go.Figure:
@@ -43,7 +44,7 @@ def rank_correlation_bars(output_tokens: list[str], correlations: dict[str, np.n
         title=title,
         barmode="group",
         height=340,
-        margin=dict(l=10, r=10, t=60, b=10),
+        margin=margin(60),
         xaxis=dict(
             tickmode="array", tickvals=list(range(len(output_tokens))), ticktext=[label(t) for t in output_tokens]
         ),

@@ -11,13 +11,32 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .attention import COLORSCALE, label, token_axis
+from .attention import label, token_axis
+from .style import (
+    BLUE,
+    CURRENT_STEP_SHADE,
+    GREEN,
+    HIGHLIGHT,
+    LIGHT_GREY,
+    PALE_BLUE,
+    TRANSPARENT,
+    WEIGHT_SCALE,
+    colorbar,
+    margin,
+)
 
-CHOSEN_COLOR, OTHER_COLOR = "#d62728", "#9ecae1"
-MODEL_COLOR = "#c7c7c7"  # the model's own distribution, beside the reshaped one sampling draws from
+CHOSEN_COLOR, OTHER_COLOR = HIGHLIGHT, PALE_BLUE
+MODEL_COLOR = LIGHT_GREY  # the model's own distribution, beside the reshaped one sampling draws from
 PROBABILITY_AXIS = dict(title="probability", range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%")
-STATUS_COLORS = {"kept": "#1f77b4", "finished": "#2ca02c", "pruned": "#c7c7c7"}
+STATUS_COLORS = {"kept": BLUE, "finished": GREEN, "pruned": LIGHT_GREY}
 STATUS_NAMES = {"kept": "kept in the beam", "finished": "finished (ends in EOS)", "pruned": "pruned"}
+
+
+def row_bars(values, rows, colors, texts: list[str], hovertemplate: str, **extra) -> go.Bar:
+    """Horizontal bars, one per row (a token, a key), each labelled with its text."""
+    return go.Bar(
+        x=values, y=rows, orientation="h", marker_color=colors, text=texts, hovertemplate=hovertemplate, **extra
+    )
 
 
 def next_token_bars(
@@ -32,21 +51,20 @@ def next_token_bars(
     names = [label(token) for token, _ in bars]
     probs = [prob for _, prob in bars]
     figure = go.Figure(
-        go.Bar(
-            x=probs,
-            y=list(range(len(bars))),
-            orientation="h",
-            marker_color=[CHOSEN_COLOR if token == chosen else OTHER_COLOR for token, _ in bars],
-            text=[f"{prob:.1%}" for prob in probs],
+        row_bars(
+            probs,
+            list(range(len(bars))),
+            [CHOSEN_COLOR if token == chosen else OTHER_COLOR for token, _ in bars],
+            [f"{prob:.1%}" for prob in probs],
+            "%{customdata}: %{x:.3f}<extra></extra>",
             textposition="auto",
             customdata=names,
-            hovertemplate="%{customdata}: %{x:.3f}<extra></extra>",
         )
     )
     figure.update_layout(
         title=f"Next token: {label(chosen)} {'(forced by the prefix)' if forced else '(in red)'}",
         height=120 + 34 * len(bars),
-        margin=dict(l=10, r=30, t=50, b=10),  # room for the axis' last label, 100 %
+        margin=margin(50, right=30),  # room for the axis' last label, 100 %
         xaxis=PROBABILITY_AXIS,
         yaxis=token_axis([token for token, _ in bars], autorange="reversed"),
     )
@@ -75,23 +93,22 @@ def sampling_bars(rows: list[tuple[str, float, float]], chosen: str, settings: s
         ),
     ):
         figure.add_trace(
-            go.Bar(
-                x=values,
-                y=positions,
-                orientation="h",
+            row_bars(
+                values,
+                positions,
+                colors,
+                [percent(value) for value in values],
+                f"%{{customdata}}: %{{x:.3f}}, {name}<extra></extra>",
                 name=name,
-                marker_color=colors,
-                text=[percent(value) for value in values],
                 textposition="auto",
                 customdata=names,
-                hovertemplate=f"%{{customdata}}: %{{x:.3f}}, {name}<extra></extra>",
             )
         )
     figure.update_layout(
         title=f"Drawn: {label(chosen)} (in red)",
         barmode="group",
         height=150 + 50 * len(rows),
-        margin=dict(l=10, r=30, t=50, b=10),
+        margin=margin(50, right=30),
         xaxis=PROBABILITY_AXIS,
         yaxis=token_axis([token for token, _, _ in rows], autorange="reversed"),
         legend=dict(orientation="h", yanchor="top", y=-0.15),
@@ -117,8 +134,8 @@ def step_attention(weights, source_tokens: list[str], title: str = "") -> go.Fig
             hovertemplate="%{customdata}<br>source: %{text} (%{x})<br>weight: %{z:.3f}<extra></extra>",
             zmin=0,
             zmax=1,
-            colorscale=COLORSCALE,
-            colorbar=dict(title="weight", thickness=12),
+            colorscale=WEIGHT_SCALE,
+            colorbar=colorbar("weight"),
         )
     )
     for layer in range(1, n_layers):
@@ -126,7 +143,7 @@ def step_attention(weights, source_tokens: list[str], title: str = "") -> go.Fig
     figure.update_layout(
         title=title,
         height=min(900, max(300, 110 + 22 * len(rows))),
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        margin=margin(50 if title else 20),
         xaxis=token_axis(source_tokens, title="source token", tickangle=-60 if n_keys > 8 else 0),
         yaxis=dict(
             tickmode="array",
@@ -154,17 +171,8 @@ def beam_tree(
     if [len(nodes) for nodes in trace] != [len(names) for names in labels]:
         raise ValueError("labels must name every node of the trace")
     first_step = trace[0][0].step if trace and trace[0] else 0
-    # A parent is a beam slot, the index among the previous step's kept nodes: find its rank.
-    kept_ranks = [[rank for rank, node in enumerate(nodes) if node.status == "kept"] for nodes in trace]
-    edges = {status: ([], []) for status in STATUS_COLORS}
-    for index, nodes in enumerate(trace):
-        for rank, node in enumerate(nodes):
-            xs, ys = edges[node.status]
-            xs += [node.step - 1, node.step, None]
-            ys += [0 if index == 0 else kept_ranks[index - 1][node.parent], rank, None]
-
     figure = go.Figure()
-    for status, (xs, ys) in edges.items():
+    for status, (xs, ys) in _beam_edges(trace).items():
         figure.add_trace(
             go.Scatter(
                 x=xs,
@@ -176,50 +184,79 @@ def beam_tree(
             )
         )
     named = {id(node) for node in chosen}
-    for status, color in STATUS_COLORS.items():
-        cells = [(i, r) for i, nodes in enumerate(trace) for r, node in enumerate(nodes) if node.status == status]
-        figure.add_trace(
-            go.Scatter(
-                x=[trace[i][r].step for i, r in cells],
-                y=[r for _, r in cells],
-                mode="markers+text",
-                marker=dict(size=11, color=color),
-                text=[label(labels[i][r]) for i, r in cells],
-                # Only the live and the chosen nodes are named, with their scores: the rest is hover.
-                texttemplate=[
-                    "%{text}<br>%{customdata[0]:.2f}" if status == "kept" or id(trace[i][r]) in named else ""
-                    for i, r in cells
-                ],
-                textposition="top center",
-                customdata=[[trace[i][r].score, trace[i][r].normalized] for i, r in cells],
-                hovertemplate=f"%{{text}}: {STATUS_NAMES[status]}<br>log-probability %{{customdata[0]:.3f}}"
-                "<br>length-normalised %{customdata[1]:.3f}<extra></extra>",
-                name=STATUS_NAMES[status],
-            )
-        )
-    path = [(first_step - 1, 0)] + [(node.step, list(trace[node.step - first_step]).index(node)) for node in chosen]
-    figure.add_trace(
-        go.Scatter(
-            x=[x for x, _ in path],
-            y=[y for _, y in path],
-            mode="lines+markers+text",
-            line=dict(color=CHOSEN_COLOR, width=4),
-            marker=dict(size=15, color="rgba(0,0,0,0)", line=dict(color=CHOSEN_COLOR, width=3)),
-            text=[label(root)] + [""] * len(chosen),  # the nodes name themselves; the root is named here
-            textposition="top center",
-            hoverinfo="skip",
-            name="chosen translation",
-        )
-    )
+    for status in STATUS_COLORS:
+        figure.add_trace(_beam_nodes(trace, labels, status, named))
+    figure.add_trace(_chosen_path(trace, chosen, root, first_step))
     if current_step is not None:
         figure.add_vrect(
-            x0=current_step - 0.5, x1=current_step + 0.5, fillcolor="#ffe9a8", opacity=0.6, line_width=0, layer="below"
+            x0=current_step - 0.5,
+            x1=current_step + 0.5,
+            fillcolor=CURRENT_STEP_SHADE,
+            opacity=0.6,
+            line_width=0,
+            layer="below",
         )
+    return _beam_axes(figure, trace, first_step)
+
+
+def _beam_edges(trace: Sequence[Sequence]) -> dict[str, tuple[list, list]]:
+    """Per status, the (xs, ys) of the lines from each node to the node it extends, as one
+    trace's points with None between the lines."""
+    # A parent is a beam slot, the index among the previous step's kept nodes: find its rank.
+    kept_ranks = [[rank for rank, node in enumerate(nodes) if node.status == "kept"] for nodes in trace]
+    edges = {status: ([], []) for status in STATUS_COLORS}
+    for index, nodes in enumerate(trace):
+        for rank, node in enumerate(nodes):
+            xs, ys = edges[node.status]
+            xs += [node.step - 1, node.step, None]
+            ys += [0 if index == 0 else kept_ranks[index - 1][node.parent], rank, None]
+    return edges
+
+
+def _beam_nodes(trace: Sequence[Sequence], labels: list[list[str]], status: str, named: set[int]) -> go.Scatter:
+    """The nodes of one status at (step, rank); named holds the ids of the chosen nodes."""
+    cells = [(i, r) for i, nodes in enumerate(trace) for r, node in enumerate(nodes) if node.status == status]
+    return go.Scatter(
+        x=[trace[i][r].step for i, r in cells],
+        y=[r for _, r in cells],
+        mode="markers+text",
+        marker=dict(size=11, color=STATUS_COLORS[status]),
+        text=[label(labels[i][r]) for i, r in cells],
+        # Only the live and the chosen nodes are named, with their scores: the rest is hover.
+        texttemplate=[
+            "%{text}<br>%{customdata[0]:.2f}" if status == "kept" or id(trace[i][r]) in named else "" for i, r in cells
+        ],
+        textposition="top center",
+        customdata=[[trace[i][r].score, trace[i][r].normalized] for i, r in cells],
+        hovertemplate=f"%{{text}}: {STATUS_NAMES[status]}<br>log-probability %{{customdata[0]:.3f}}"
+        "<br>length-normalised %{customdata[1]:.3f}<extra></extra>",
+        name=STATUS_NAMES[status],
+    )
+
+
+def _chosen_path(trace: Sequence[Sequence], chosen: Sequence, root: str, first_step: int) -> go.Scatter:
+    """The chosen translation as a thick red line from the root through its nodes."""
+    path = [(first_step - 1, 0)] + [(node.step, list(trace[node.step - first_step]).index(node)) for node in chosen]
+    return go.Scatter(
+        x=[x for x, _ in path],
+        y=[y for _, y in path],
+        mode="lines+markers+text",
+        line=dict(color=CHOSEN_COLOR, width=4),
+        marker=dict(size=15, color=TRANSPARENT, line=dict(color=CHOSEN_COLOR, width=3)),
+        text=[label(root)] + [""] * len(chosen),  # the nodes name themselves; the root is named here
+        textposition="top center",
+        hoverinfo="skip",
+        name="chosen translation",
+    )
+
+
+def _beam_axes(figure: go.Figure, trace: Sequence[Sequence], first_step: int) -> go.Figure:
+    """Steps along x, labelled from 1 after "start"; ranks down y, as many as the widest step."""
     width = max((len(nodes) for nodes in trace), default=1)
     steps = list(range(first_step - 1, first_step + len(trace)))
-    figure.update_layout(
+    return figure.update_layout(
         height=160 + 45 * width,
-        margin=dict(l=10, r=10, t=20, b=10),
+        margin=margin(20),
         xaxis=dict(
             title="step",
             tickmode="array",
@@ -232,7 +269,6 @@ def beam_tree(
         legend=dict(orientation="h", yanchor="top", y=-0.2),  # below: on a phone it takes several lines
         dragmode="pan",
     )
-    return figure
 
 
 def finished_hypotheses(trace: Sequence[Sequence], labels: list[list[str]], chosen: Sequence) -> pd.DataFrame:

@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-from plotly.colors import qualitative
 
 from .attention import head_label
+from .style import CATEGORY_COLORS
 
-HEAD_COLORS = qualitative.D3
+HEAD_COLORS = CATEGORY_COLORS
 HEAD_VIEW_MIN_WEIGHT = 0.02  # lighter lines are invisible anyway; skipping them keeps the page small
 HEAD_VIEW_FONT_SIZE = 13
 ROW_HEIGHT = 1.8  # token rows, in font sizes
@@ -76,12 +76,6 @@ def head_view_html(
     if any(not 0 <= h < len(weights) for h in heads):
         raise ValueError(f"heads {list(heads)} are not all among the {len(weights)} heads of weights")
     queries, keys = [str(t) for t in query_tokens], [str(t) for t in key_tokens]
-
-    def lines(h: int) -> list[list]:
-        rows, columns = np.nonzero(weights[h] >= HEAD_VIEW_MIN_WEIGHT)
-        opacities = np.round(weights[h][rows, columns], WEIGHT_DECIMALS)
-        return [[int(q), int(k), float(w)] for q, k, w in zip(rows, columns, opacities)]
-
     data = {
         "title": title,
         "filename": filename,
@@ -103,10 +97,22 @@ def head_view_html(
             for j in range(n_keys)
         ],
         "heads": [
-            {"head": h, "name": head_label(h), "color": HEAD_COLORS[h % len(HEAD_COLORS)], "lines": lines(h)}
+            {"head": h, "name": head_label(h), "color": HEAD_COLORS[h % len(HEAD_COLORS)], "lines": _lines(weights[h])}
             for h in heads
         ],
     }
+    return _page(data)
+
+
+def _lines(weights: np.ndarray) -> list[list]:
+    """[query, key, opacity] of one head's (queries, keys) weights, the invisible ones left out."""
+    rows, columns = np.nonzero(weights >= HEAD_VIEW_MIN_WEIGHT)
+    opacities = np.round(weights[rows, columns], WEIGHT_DECIMALS)
+    return [[int(q), int(k), float(w)] for q, k, w in zip(rows, columns, opacities)]
+
+
+def _page(data: dict) -> str:
+    """The HTML page: the styles, an empty drawing, the download buttons, the data and the script."""
     return "".join(
         [
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',

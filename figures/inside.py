@@ -14,11 +14,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .attention import label, token_axis
+from .decoding import row_bars
+from .style import BLUE, DIVERGING, HIGHLIGHT, MASKED_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, margin, outline
 
-DIVERGING = "RdBu_r"
-HIGHLIGHT = "#d62728"
-LINE_COLOR = "#1f77b4"
-MASKED_COLOR = "#9e9e9e"
+LINE_COLOR = BLUE  # the query's lines to the keys it may attend to
 ROW_PIXELS = 24  # the height of one token row
 NEURON_COLUMNS = ("attention", "k", "q ⊙ k", "q·k / √d_k", "softmax")
 
@@ -44,19 +43,21 @@ def _limit(values) -> float:
     return float(np.nanmax(values)) if values.size and np.nanmax(values) > 0 else 1.0
 
 
+def _centred_scale(values) -> dict:
+    """The heatmap options of DIVERGING centred on 0, reaching the largest magnitude of values."""
+    limit = _limit(values)
+    return dict(colorscale=DIVERGING, zmin=-limit, zmax=limit, showscale=False)
+
+
 def _matrix_heatmap(matrix: np.ndarray, tokens: list[str]) -> go.Heatmap:
     rows = [f"{label(token)} ({i})" for i, token in enumerate(tokens)]
-    limit = _limit(matrix)
     return go.Heatmap(
         z=matrix,
         x=list(range(matrix.shape[1])),
         y=list(range(matrix.shape[0])),
         text=[[row] * matrix.shape[1] for row in rows],
         hovertemplate="%{text}, dimension %{x}: %{z:.3f}<extra></extra>",
-        colorscale=DIVERGING,
-        zmin=-limit,
-        zmax=limit,
-        showscale=False,
+        **_centred_scale(matrix),
     )
 
 
@@ -73,16 +74,7 @@ def _head_blocks(figure: go.Figure, n_rows: int, n_heads: int, head_size: int, h
         col=col,
     )
     if head is not None:
-        figure.add_shape(
-            type="rect",
-            x0=head * head_size - 0.5,
-            x1=(head + 1) * head_size - 0.5,
-            y0=-0.5,
-            y1=n_rows - 0.5,
-            line=dict(color=HIGHLIGHT, width=3),
-            row=1,
-            col=col,
-        )
+        outline(figure, (head * head_size - 0.5, (head + 1) * head_size - 0.5), (-0.5, n_rows - 0.5), row=1, col=col)
 
 
 def matrices_figure(panels: list[Panel], title: str = "", head: int | None = None) -> go.Figure:
@@ -110,7 +102,7 @@ def matrices_figure(panels: list[Panel], title: str = "", head: int | None = Non
     figure.update_layout(
         title=title,
         height=min(900, 200 + ROW_PIXELS * rows),
-        margin=dict(l=10, r=10, t=110 if title else 80, b=10),
+        margin=margin(110 if title else 80),
     )
     return figure
 
@@ -127,8 +119,7 @@ def mixture_figure(weights, weighted_values, output, key_tokens: list[str], quer
         )
     rows = [f"{w:.2f} × v({label(token)}) ({j})" for j, (w, token) in enumerate(zip(weights, key_tokens))]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.06)
-    limit = _limit(np.concatenate([weighted, output]))
-    style = dict(colorscale=DIVERGING, zmin=-limit, zmax=limit, showscale=False)
+    style = _centred_scale(np.concatenate([weighted, output]))  # one range for all
     figure.add_trace(
         go.Heatmap(
             z=weighted,
@@ -147,9 +138,7 @@ def mixture_figure(weights, weighted_values, output, key_tokens: list[str], quer
     )
     figure.update_yaxes(autorange="reversed", row=1, col=1)
     figure.update_xaxes(title_text="dimension of the head (d_k)", row=2, col=1)
-    figure.update_layout(
-        title=title, height=min(900, 220 + ROW_PIXELS * (len(key_tokens) + 2)), margin=dict(l=10, r=10, t=60, b=10)
-    )
+    figure.update_layout(title=title, height=min(900, 220 + ROW_PIXELS * (len(key_tokens) + 2)), margin=margin(60))
     return figure
 
 
@@ -167,13 +156,8 @@ def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: i
     vectors k (the query's q above them), the elementwise products q ⊙ k, whose sum is the
     score, the scaled score and the weight. Masked keys are grey. The key markers carry their
     index as customdata (neuron_key_target); selected_key is outlined."""
-    q = np.asarray(neuron.query, dtype=float)
-    keys, products = np.asarray(neuron.keys, dtype=float), np.asarray(neuron.products, dtype=float)
-    scores, scaled = np.asarray(neuron.scores, dtype=float), np.asarray(neuron.scaled, dtype=float)
-    allowed, weights = np.asarray(neuron.allowed, dtype=bool), np.asarray(neuron.weights, dtype=float)
-    n_keys = len(key_tokens)
-    if products.shape != (n_keys, q.size) or keys.shape != products.shape or weights.shape != (n_keys,):
-        raise ValueError(f"neuron arrays do not match {n_keys} keys of d_k = {q.size}")
+    arrays = _neuron_arrays(neuron, len(key_tokens))
+    n_keys, d_k = len(key_tokens), arrays.query.size
     figure = make_subplots(
         rows=2,
         cols=5,
@@ -184,10 +168,62 @@ def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: i
         horizontal_spacing=0.02,
         vertical_spacing=0.08,
     )
-    middle = (n_keys - 1) / 2
     key_names = [f"{label(token)} ({j})" for j, token in enumerate(key_tokens)]
-    key_colors = [LINE_COLOR if a else MASKED_COLOR for a in allowed]
-    # Trace 0: the key markers, clickable (customdata = key index).
+    key_colors = [LINE_COLOR if allowed else MASKED_COLOR for allowed in arrays.allowed]
+    _query_key_lines(figure, query_token, key_tokens, arrays.weights, key_colors)
+    _neuron_vectors(figure, arrays, query_token, key_names)
+    _score_bars(figure, arrays, key_names, key_colors)
+    if selected_key is not None:
+        outline(figure, (-0.5, d_k - 0.5), (selected_key - 0.5, selected_key + 0.5), row=2, col=3)
+    figure.update_xaxes(visible=False, range=[-0.8, 1.9], row=2, col=1)
+    figure.update_yaxes(visible=False, range=[n_keys - 0.5, -0.5], row=2, col=1)
+    for col in (2, 3, 4, 5):
+        figure.update_yaxes(autorange="reversed", showticklabels=False, row=2, col=col)
+    figure.update_xaxes(range=[0, 1], row=2, col=5)
+    figure.update_yaxes(showticklabels=False, row=1, col=2)
+    figure.update_xaxes(showticklabels=False, row=1, col=2)
+    figure.update_layout(
+        title=title,
+        height=min(1000, 220 + 30 * n_keys),
+        margin=margin(90 if title else 60),
+        dragmode=False,
+        bargap=0.25,
+    )
+    return figure
+
+
+class _NeuronArrays(NamedTuple):
+    query: np.ndarray
+    keys: np.ndarray
+    products: np.ndarray
+    scores: np.ndarray
+    scaled: np.ndarray
+    allowed: np.ndarray
+    weights: np.ndarray
+
+
+def _neuron_arrays(neuron, n_keys: int) -> _NeuronArrays:
+    """neuron's arrays as numbers (allowed as booleans), checked against n_keys keys."""
+    arrays = _NeuronArrays(
+        *(np.asarray(getattr(neuron, name), dtype=float) for name in ("query", "keys", "products", "scores", "scaled")),
+        allowed=np.asarray(neuron.allowed, dtype=bool),
+        weights=np.asarray(neuron.weights, dtype=float),
+    )
+    d_k = arrays.query.size
+    if (
+        arrays.products.shape != (n_keys, d_k)
+        or arrays.keys.shape != (n_keys, d_k)
+        or arrays.weights.shape != (n_keys,)
+    ):
+        raise ValueError(f"neuron arrays do not match {n_keys} keys of d_k = {d_k}")
+    return arrays
+
+
+def _query_key_lines(figure: go.Figure, query_token: str, key_tokens: list[str], weights, key_colors) -> None:
+    """The left panel: the key markers (trace 0, clickable: customdata = key index), a line from
+    the query to each key as opaque as its weight, and the query's marker."""
+    n_keys = len(key_tokens)
+    middle = (n_keys - 1) / 2
     figure.add_trace(
         go.Scatter(
             x=[1] * n_keys,
@@ -205,19 +241,16 @@ def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: i
         col=1,
     )
     for j, weight in enumerate(weights):
-        figure.add_trace(
-            go.Scatter(
-                x=[0, 1],
-                y=[middle, j],
-                mode="lines",
-                line=dict(color=LINE_COLOR, width=3),
-                opacity=float(weight),
-                hoverinfo="skip",
-                showlegend=False,
-            ),
-            row=2,
-            col=1,
+        line = go.Scatter(
+            x=[0, 1],
+            y=[middle, j],
+            mode="lines",
+            line=dict(color=LINE_COLOR, width=3),
+            opacity=float(weight),
+            hoverinfo="skip",
+            showlegend=False,
         )
+        figure.add_trace(line, row=2, col=1)
     figure.add_trace(
         go.Scatter(
             x=[0],
@@ -232,78 +265,42 @@ def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: i
         row=2,
         col=1,
     )
+
+
+def _neuron_vectors(figure: go.Figure, arrays: _NeuronArrays, query_token: str, key_names: list[str]) -> None:
+    """The vectors as heatmaps, each on its own range: q above the keys k, and q ⊙ k."""
     vectors = (
-        ("q", q[None, :], [label(query_token)], 1, 2),  # above the keys
-        ("k", keys, key_names, 2, 2),
-        ("q ⊙ k", products, key_names, 2, 3),
+        ("q", arrays.query[None, :], [label(query_token)], 1, 2),  # above the keys
+        ("k", arrays.keys, key_names, 2, 2),
+        ("q ⊙ k", arrays.products, key_names, 2, 3),
     )
     for name, matrix, rows, row, col in vectors:
-        limit = _limit(matrix)
-        figure.add_trace(
-            go.Heatmap(
-                z=matrix,
-                y=rows,
-                colorscale=DIVERGING,
-                zmin=-limit,
-                zmax=limit,
-                showscale=False,
-                hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra>%{meta}</extra>",
-                meta=name,
-            ),
-            row=row,
-            col=col,
-        )
+        hover = "%{y}, dimension %{x}: %{z:.3f}<extra>%{meta}</extra>"
+        heatmap = go.Heatmap(z=matrix, y=rows, hovertemplate=hover, meta=name, **_centred_scale(matrix))
+        figure.add_trace(heatmap, row=row, col=col)
+
+
+def _score_bars(figure: go.Figure, arrays: _NeuronArrays, key_names: list[str], key_colors: list[str]) -> None:
+    """The last two columns: each key's scaled score ("masked" where it may not be attended) and
+    its softmax weight, the unscaled score q·k in the hover."""
+    scaled_labels = [f"{s:.2f}" if a else "masked" for s, a in zip(arrays.scaled, arrays.allowed)]
     bars = (
-        (
-            scaled,
-            [f"{s:.2f}" if a else "masked" for s, a in zip(scaled, allowed)],
-            "q·k = %{customdata:.3f}, / √d_k = %{x:.3f}",
-        ),
-        (weights, [f"{w:.2f}" for w in weights], "weight %{x:.3f}"),
+        (arrays.scaled, scaled_labels, "q·k = %{customdata:.3f}, / √d_k = %{x:.3f}"),
+        (arrays.weights, [f"{w:.2f}" for w in arrays.weights], "weight %{x:.3f}"),
     )
     for col, (values, text, hover) in enumerate(bars, start=4):
-        figure.add_trace(
-            go.Bar(
-                x=values,
-                y=key_names,
-                orientation="h",
-                marker_color=key_colors,
-                text=text,
-                textposition="outside",
-                cliponaxis=False,
-                customdata=scores,
-                hovertemplate=f"%{{y}}: {hover}<extra></extra>",
-                showlegend=False,
-            ),
-            row=2,
-            col=col,
+        bar = row_bars(
+            values,
+            key_names,
+            key_colors,
+            text,
+            f"%{{y}}: {hover}<extra></extra>",
+            textposition="outside",
+            cliponaxis=False,
+            customdata=arrays.scores,
+            showlegend=False,
         )
-    if selected_key is not None:
-        figure.add_shape(
-            type="rect",
-            x0=-0.5,
-            x1=q.size - 0.5,
-            y0=selected_key - 0.5,
-            y1=selected_key + 0.5,
-            line=dict(color=HIGHLIGHT, width=3),
-            row=2,
-            col=3,
-        )
-    figure.update_xaxes(visible=False, range=[-0.8, 1.9], row=2, col=1)
-    figure.update_yaxes(visible=False, range=[n_keys - 0.5, -0.5], row=2, col=1)
-    for col in (2, 3, 4, 5):
-        figure.update_yaxes(autorange="reversed", showticklabels=False, row=2, col=col)
-    figure.update_xaxes(range=[0, 1], row=2, col=5)
-    figure.update_yaxes(showticklabels=False, row=1, col=2)
-    figure.update_xaxes(showticklabels=False, row=1, col=2)
-    figure.update_layout(
-        title=title,
-        height=min(1000, 220 + 30 * n_keys),
-        margin=dict(l=10, r=10, t=90 if title else 60, b=10),
-        dragmode=False,
-        bargap=0.25,
-    )
-    return figure
+        figure.add_trace(bar, row=2, col=col)
 
 
 def product_bars(products, query_token: str, key_token: str, score: float, weight: float):
@@ -314,7 +311,7 @@ def product_bars(products, query_token: str, key_token: str, score: float, weigh
         go.Bar(
             x=list(range(products.size)),
             y=products,
-            marker_color=np.where(products >= 0, "#d6604d", "#4393c3"),
+            marker_color=np.where(products >= 0, POSITIVE_COLOR, NEGATIVE_COLOR),
             hovertemplate="dimension %{x}: q × k = %{y:.3f}<extra></extra>",
         )
     )
@@ -324,7 +321,7 @@ def product_bars(products, query_token: str, key_token: str, score: float, weigh
             f"the bars sum to q·k = {score:.3f} (weight {weight:.3f})"
         ),
         height=320,
-        margin=dict(l=10, r=10, t=60, b=10),
+        margin=margin(60),
         xaxis_title="dimension of the head (d_k)",
         yaxis_title="q × k",
     )

@@ -13,12 +13,8 @@ import plotly.graph_objects as go
 
 from .attention import attention_heatmap, label
 from .legibility import PLOTLY_DEFAULT_FONT, thinned_ticks
+from .style import DIVERGING, MASK_SCALE, MASKED_COLOR, NOTE_FONT_SIZE, PADDING_SCALE, margin
 
-ALLOWED, BLOCKED = "#3b7dd8", "#e3e3e3"
-MASK_COLORS = [[0, BLOCKED], [1, ALLOWED]]
-PAD_COLORS = [[0, BLOCKED], [1, "#cfe0f7"]]  # padding grey, real tokens light blue
-SCORE_COLORS = "RdBu_r"
-MASKED_COLOR = "#9e9e9e"
 MASK_KEY_AXIS = 280  # pixels of a mask's key axis: a third of the page, less its margins
 MAX_CELLS_WITH_VALUES = 160  # beyond this, numbers in the cells would be unreadable
 STEP_TITLES = {
@@ -41,12 +37,12 @@ def padded_ids(ids, tokens: list[list[str]], pad_id: int, title: str = "") -> go
             z=(ids != pad_id).astype(float),
             text=text,
             texttemplate="%{text}",
-            textfont=dict(size=12),
+            textfont=dict(size=NOTE_FONT_SIZE),
             hovertemplate="%{y}, position %{x}<br>id and token: %{text}<extra></extra>",
             y=[f"sentence {row + 1}" for row in range(len(ids))],
             zmin=0,
             zmax=1,
-            colorscale=PAD_COLORS,
+            colorscale=PADDING_SCALE,
             showscale=False,
             xgap=2,
             ygap=2,
@@ -55,7 +51,7 @@ def padded_ids(ids, tokens: list[list[str]], pad_id: int, title: str = "") -> go
     figure.update_layout(
         title=title,
         height=110 + 50 * len(ids),
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        margin=margin(50 if title else 20),
         xaxis=dict(title="position", dtick=1),
         yaxis=dict(autorange="reversed"),
     )
@@ -74,7 +70,7 @@ def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: st
         title,
         value_name="may attend",
         value_format=".0f",
-        colorscale=MASK_COLORS,
+        colorscale=MASK_SCALE,
         show_scale=False,
     )
     # Three masks stand side by side: the key labels stand upright, every k-th if they would collide.
@@ -94,7 +90,7 @@ def attention_step_figures(steps: dict, query_tokens: list[str], key_tokens: lis
     d_k = np.asarray(steps["queries"]).shape[-1]
     limit = float(np.abs(scores).max()) or 1.0
     show_values = scores.size <= MAX_CELLS_WITH_VALUES
-    score_style = dict(colorscale=SCORE_COLORS, zrange=(-limit, limit), value_format=".2f", show_values=show_values)
+    score_style = dict(colorscale=DIVERGING, zrange=(-limit, limit), value_format=".2f", show_values=show_values)
 
     def scores_map(values, name: str, title: str) -> go.Figure:
         return attention_heatmap(values, query_tokens, key_tokens, title, value_name=name, **score_style)

@@ -11,16 +11,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# The colours of the paper's Figure 1.
-COLORS = {
-    "embedding": "#f8d0d8",
-    "positional": "#ffffff",
-    "attention": "#fbd49c",
-    "norm": "#f3f1a8",
-    "feed_forward": "#c5e3f6",
-    "linear": "#d9ccef",
-    "softmax": "#c9efc4",
-}
+from .style import (
+    ARROW_COLOR,
+    BOX_LINE_COLOR,
+    FIGURE_1_COLORS,
+    FRAME_FILL,
+    FRAME_LINE_COLOR,
+    LABEL_FONT_SIZE,
+    NOTE_FONT_SIZE,
+    PARAMETER_COLOR,
+    margin,
+)
+
 BOX_WIDTH, BOX_HEIGHT, GAP = 4.4, 0.8, 0.25
 ENCODER_X, DECODER_X = 2.6, 8.4  # column centres
 DIAGRAM_MIN_WIDTH = 760  # pixels under which the boxes' texts would overflow them: scroll sideways instead
@@ -96,7 +98,7 @@ def _arrow(figure: go.Figure, x_from: float, x_to: float, y: float, width: float
         showarrow=True,
         arrowhead=2,
         arrowwidth=width,
-        arrowcolor="#555",
+        arrowcolor=ARROW_COLOR,
     )
 
 
@@ -109,7 +111,9 @@ def _residuals(figure: go.Figure, boxes: list[Box], side: int) -> None:
         start, middle = below.y - GAP / 2, add.y + BOX_HEIGHT / 2
         edge, bypass = add.x + side * BOX_WIDTH / 2, add.x + side * (BOX_WIDTH / 2 + RESIDUAL_OFFSET)
         figure.add_shape(
-            type="path", path=f"M {add.x},{start} H {bypass} V {middle}", line=dict(color="#555", width=RESIDUAL_WIDTH)
+            type="path",
+            path=f"M {add.x},{start} H {bypass} V {middle}",
+            line=dict(color=ARROW_COLOR, width=RESIDUAL_WIDTH),
         )
         _arrow(figure, bypass, edge, middle, RESIDUAL_WIDTH)
 
@@ -125,7 +129,7 @@ def architecture_diagram(config) -> go.Figure:
     figure = go.Figure()
     for x in (ENCODER_X, DECODER_X):  # the data path, drawn under the boxes
         y1 = top if x == DECODER_X else encoder_top
-        figure.add_shape(type="line", x0=x, x1=x, y0=0, y1=y1, line=dict(color="#555"), layer="below")
+        figure.add_shape(type="line", x0=x, x1=x, y0=0, y1=y1, line=dict(color=ARROW_COLOR), layer="below")
     _draw_boxes(figure, encoder + decoder)
     _residuals(figure, encoder, side=-1)
     _residuals(figure, decoder, side=1)
@@ -138,11 +142,11 @@ def architecture_diagram(config) -> go.Figure:
         text="<br>".join(_notes(config)),
         showarrow=False,
         yanchor="top",
-        font=dict(size=12),
+        font=dict(size=NOTE_FONT_SIZE),
     )
     figure.update_layout(
         height=int(70 * (top + 2)),
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=margin(10),
         xaxis=dict(visible=False, range=[-1.0, 12.0], fixedrange=True),
         yaxis=dict(visible=False, range=[-1.4, top + 0.3], fixedrange=True),
         plot_bgcolor="white",
@@ -159,10 +163,12 @@ def _draw_boxes(figure: go.Figure, boxes: list[Box]) -> None:
             x1=box.x + BOX_WIDTH / 2,
             y0=box.y,
             y1=box.y + BOX_HEIGHT,
-            fillcolor=COLORS[box.kind],
-            line=dict(color="#444", width=1),
+            fillcolor=FIGURE_1_COLORS[box.kind],
+            line=dict(color=BOX_LINE_COLOR, width=1),
         )
-        figure.add_annotation(x=box.x, y=box.y + BOX_HEIGHT / 2, text=box.text, showarrow=False, font=dict(size=12))
+        figure.add_annotation(
+            x=box.x, y=box.y + BOX_HEIGHT / 2, text=box.text, showarrow=False, font=dict(size=NOTE_FONT_SIZE)
+        )
 
 
 def _frame(figure: go.Figure, x: float, bottom: float, top: float, label: str, side: int) -> None:
@@ -173,8 +179,8 @@ def _frame(figure: go.Figure, x: float, bottom: float, top: float, label: str, s
         x1=x + BOX_WIDTH / 2 + FRAME_MARGIN,
         y0=bottom,
         y1=top,
-        fillcolor="#f5f5f5",
-        line=dict(color="#888", width=2),
+        fillcolor=FRAME_FILL,
+        line=dict(color=FRAME_LINE_COLOR, width=2),
         layer="below",
     )
     figure.add_annotation(
@@ -183,7 +189,7 @@ def _frame(figure: go.Figure, x: float, bottom: float, top: float, label: str, s
         text=f"<b>{label}</b>",
         showarrow=False,
         xanchor="right" if side < 0 else "left",
-        font=dict(size=14),
+        font=dict(size=LABEL_FONT_SIZE),
     )
 
 
@@ -194,7 +200,7 @@ def _memory_arrow(figure: go.Figure, encoder_top: float, cross: Box) -> None:
     figure.add_shape(
         type="path",
         path=f"M {ENCODER_X},{encoder_top} V {rise} H {gap_x} V {cross_y}",  # the arrow below draws the last stretch
-        line=dict(color="#555", width=2),
+        line=dict(color=ARROW_COLOR, width=2),
     )
     _arrow(figure, gap_x, DECODER_X - BOX_WIDTH / 2, cross_y, 2)
 
@@ -222,7 +228,7 @@ def parameter_bars(counts: dict[str, int]) -> go.Figure:
             x=values,
             y=names,
             orientation="h",
-            marker_color="#4c78a8",
+            marker_color=PARAMETER_COLOR,
             text=[f"{value:,} ({value / total:.1%})" for value in values],
             textposition="auto",
             hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
@@ -231,7 +237,7 @@ def parameter_bars(counts: dict[str, int]) -> go.Figure:
     figure.update_layout(
         title=f"{total:,} parameters",
         height=120 + 32 * len(names),
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=margin(50),
         xaxis=dict(title="parameters"),
         yaxis=dict(autorange="reversed"),
     )
@@ -274,7 +280,7 @@ def training_curves(log: pd.DataFrame) -> go.Figure:
         )
     if log["lr"].notna().any():
         peak = log.loc[log["lr"].idxmax()]
-        figure.add_vline(x=float(peak["step"]), line=dict(color="#888", dash="dot"), row=2, col=1)
+        figure.add_vline(x=float(peak["step"]), line=dict(color=FRAME_LINE_COLOR, dash="dot"), row=2, col=1)
         figure.add_annotation(
             x=float(peak["step"]),
             y=float(peak["lr"]),
@@ -286,7 +292,5 @@ def training_curves(log: pd.DataFrame) -> go.Figure:
             col=1,
         )
     figure.update_xaxes(title_text="step", row=3, col=1)
-    figure.update_layout(
-        height=720, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.04)
-    )
+    figure.update_layout(height=720, margin=margin(40), legend=dict(orientation="h", yanchor="bottom", y=1.04))
     return figure

@@ -9,14 +9,13 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from .attention import label
 from .legibility import SQUARE_AXES
+from .style import CATEGORY_COLORS, DIVERGING, SIMILARITY_SCALE, colorbar, margin
 
-DIVERGING = "RdBu_r"  # red positive, blue negative, white zero
-PAIR_COLORS = qualitative.D3
+PAIR_COLORS = CATEGORY_COLORS  # one colour per sine/cosine pair, i.e. per frequency
 
 
 def wavelength(dimension: int, d_model: int) -> float:
@@ -46,7 +45,7 @@ def positional_curves(table, dimensions: list[int]) -> go.Figure:
         )
     figure.update_layout(
         height=380,
-        margin=dict(l=10, r=10, t=20, b=10),
+        margin=margin(20),
         xaxis=dict(title="position"),
         yaxis=dict(title="PE(position, dim)", range=[-1.1, 1.1]),
         legend=dict(orientation="h", yanchor="top", y=-0.2),
@@ -57,43 +56,37 @@ def positional_curves(table, dimensions: list[int]) -> go.Figure:
 def positional_heatmap(table) -> go.Figure:
     """The whole table (positions, d_model), position top to bottom: fast sinusoids on the left,
     slow ones on the right."""
-    table = np.asarray(table, dtype=float)
-    figure = go.Figure(
-        go.Heatmap(
-            z=table,
-            zmin=-1,
-            zmax=1,
-            colorscale=DIVERGING,
-            colorbar=dict(title="value", thickness=12),
-            hovertemplate="position %{y}<br>dim %{x}<br>value %{z:.3f}<extra></extra>",
-        )
+    heatmap = go.Heatmap(
+        z=np.asarray(table, dtype=float),
+        zmin=-1,
+        zmax=1,
+        colorscale=DIVERGING,
+        colorbar=colorbar("value"),
+        hovertemplate="position %{y}<br>dim %{x}<br>value %{z:.3f}<extra></extra>",
     )
-    figure.update_layout(
-        height=420,
-        margin=dict(l=10, r=10, t=20, b=10),
-        xaxis=dict(title="dimension"),
-        yaxis=dict(title="position", autorange="reversed"),
-    )
-    return figure
+    return _table_figure(heatmap, "dimension", "position")
 
 
 def similarity_heatmap(similarity) -> go.Figure:
     """Dot products PE(i) · PE(j) of every pair of positions: constant along each diagonal."""
-    figure = go.Figure(
-        go.Heatmap(
-            z=np.asarray(similarity, dtype=float),
-            colorscale="Viridis",
-            colorbar=dict(title="PE(i)·PE(j)", thickness=12),
-            hovertemplate="i = %{y}, j = %{x}<br>PE(i)·PE(j) = %{z:.2f}<extra></extra>",
-        )
+    heatmap = go.Heatmap(
+        z=np.asarray(similarity, dtype=float),
+        colorscale=SIMILARITY_SCALE,
+        colorbar=colorbar("PE(i)·PE(j)"),
+        hovertemplate="i = %{y}, j = %{x}<br>PE(i)·PE(j) = %{z:.2f}<extra></extra>",
     )
-    figure.update_layout(
+    return _table_figure(heatmap, "position j", "position i").update_layout(SQUARE_AXES)
+
+
+def _table_figure(heatmap: go.Heatmap, x_title: str, y_title: str) -> go.Figure:
+    """A table of the encoding as a heatmap, its first row on top."""
+    figure = go.Figure(heatmap)
+    return figure.update_layout(
         height=420,
-        margin=dict(l=10, r=10, t=20, b=10),
-        xaxis=dict(title="position j"),
-        yaxis=dict(title="position i", autorange="reversed"),
+        margin=margin(20),
+        xaxis=dict(title=x_title),
+        yaxis=dict(title=y_title, autorange="reversed"),
     )
-    return figure.update_layout(SQUARE_AXES)
 
 
 def similarity_by_distance(similarity, positions: list[int]) -> go.Figure:
@@ -116,7 +109,7 @@ def similarity_by_distance(similarity, positions: list[int]) -> go.Figure:
         )
     figure.update_layout(
         height=420,
-        margin=dict(l=10, r=10, t=20, b=10),
+        margin=margin(20),
         xaxis=dict(title="offset k = j − i"),
         yaxis=dict(title="PE(i)·PE(i+k)"),
         legend=dict(orientation="h", yanchor="top", y=-0.2),
@@ -153,7 +146,7 @@ def embedding_parts_figure(embeddings, positional, tokens: list[str]) -> go.Figu
     figure.update_yaxes(tickmode="array", tickvals=list(range(len(tokens))), ticktext=labels, autorange="reversed")
     figure.update_layout(
         height=min(900, max(320, 140 + 22 * len(tokens))),
-        margin=dict(l=10, r=10, t=40, b=10),
-        coloraxis=dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, colorbar=dict(title="value", thickness=12)),
+        margin=margin(40),
+        coloraxis=dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, colorbar=colorbar("value")),
     )
     return figure

@@ -12,8 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .attention import label
+from .style import LABEL_FONT_SIZE, PROBABILITY_SCALE, margin
 
-PROBABILITY_COLORSCALE = "RdYlBu"  # red = unsure, blue = sure; readable without telling red from green
 SUBWORD_MARKER = "▁"  # starts a word in a BPE vocabulary with SentencePiece-style pre-tokenization
 _MARKER_BEFORE_TEXT = re.compile(SUBWORD_MARKER + r"(?=\S)")  # a lone "▁" (a space token) stays
 
@@ -60,14 +60,14 @@ def token_probabilities(tokens: list[str], probs: list[float], per_row: int = 10
             color=list(probs),
             cmin=0,
             cmax=1,
-            colorscale=PROBABILITY_COLORSCALE,
+            colorscale=PROBABILITY_SCALE,
             line=dict(color="white", width=2),  # the gap between cells
         ),
         text=[label(t) for t in tokens],
         textposition="inside",
         insidetextanchor="middle",
         textangle=0,  # shrunk to fit, never turned on its side
-        textfont=dict(size=14),
+        textfont=dict(size=LABEL_FONT_SIZE),
         customdata=np.array([[i, p] for i, p in zip(positions, probs)], dtype=float).reshape(-1, 2),
         hovertemplate="token: %{text}<br>position: %{customdata[0]}<br>probability: %{customdata[1]:.3f}"
         "<extra></extra>",
@@ -75,7 +75,7 @@ def token_probabilities(tokens: list[str], probs: list[float], per_row: int = 10
     figure = go.Figure(cells)
     figure.update_layout(
         height=40 + 44 * n_rows,
-        margin=dict(l=0, r=0, t=10, b=10),
+        margin=margin(10, left=0, right=0),  # the cells reach the page's edges
         xaxis=dict(visible=False, range=[0, per_row], fixedrange=True),
         yaxis=dict(visible=False, range=[n_rows - 0.5, -0.5], fixedrange=True),  # the first row on top
         showlegend=False,

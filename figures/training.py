@@ -1,28 +1,37 @@
 """Figures of the Train page: the two plots the Annotated Transformer teaches training with (the
 §5.3 learning-rate schedule, the label-smoothed target of §5.4) and the live curves of a run.
 
-Pure functions: numbers in, Plotly figures out; the learning rates come from
-transformer.objective.learning_rate, the one the trainer uses.
+Pure functions: numbers in, Plotly figures out. The caller computes the numbers with
+transformer.objective, the trainer's own formulas, so that figures/ never imports torch and
+never types a formula of the objective again.
 """
+
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from transformer.objective import learning_rate
+from .style import BLUE, PALE_BLUE, margin
 
 HEIGHT = 300
+CURVE_POINTS = 400  # enough for a smooth curve; a run's every step would only weigh the page down
 
 
-def learning_rate_curve(steps: int, d_model: int, warmup: int, scale: float) -> go.Figure:
-    """lrate(step) over the run's steps, the warm-up's end marked."""
-    xs = list(range(1, steps + 1, max(1, steps // 400)))
-    figure = go.Figure(go.Scatter(x=xs, y=[learning_rate(s, d_model, warmup, scale) for s in xs], mode="lines"))
-    if warmup <= steps:
+def curve_steps(steps: int) -> list[int]:
+    """The steps, from 1 to steps, at which to compute a schedule for learning_rate_curve."""
+    return list(range(1, steps + 1, max(1, steps // CURVE_POINTS)))
+
+
+def learning_rate_curve(steps: Sequence[int], rates: Sequence[float], warmup: int) -> go.Figure:
+    """The learning rate at each of steps (transformer.objective.learning_rate), the end of the
+    warm-up marked when it falls within them."""
+    figure = go.Figure(go.Scatter(x=list(steps), y=list(rates), mode="lines"))
+    if steps and warmup <= steps[-1]:
         figure.add_vline(x=warmup, line_dash="dot", annotation_text=f"warm-up ends ({warmup})")
     figure.update_layout(
         title="Learning rate (§5.3): warm-up, then 1/√step",
         height=HEIGHT,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=margin(50),
         xaxis_title="step",
         yaxis_title="learning rate",
         yaxis_exponentformat="e",
@@ -30,21 +39,17 @@ def learning_rate_curve(steps: int, d_model: int, warmup: int, scale: float) -> 
     return figure
 
 
-def smoothed_target(vocab_size: int, target: int, smoothing: float) -> list[float]:
-    """The distribution a token is trained towards (§5.4): (1 − ε) on the right token plus ε
-    spread uniformly over the whole vocabulary, as transformer.objective.label_smoothed_loss does."""
-    return [(1 - smoothing) * (i == target) + smoothing / vocab_size for i in range(vocab_size)]
-
-
-def label_smoothing_bars(tokens: list[str], target: int, smoothing: float) -> go.Figure:
-    """The label-smoothed target of one token over the vocabulary tokens."""
-    probabilities = smoothed_target(len(tokens), target, smoothing)
-    colors = ["#1f77b4" if i == target else "#9ecae1" for i in range(len(tokens))]
-    figure = go.Figure(go.Bar(x=list(range(len(tokens))), y=probabilities, marker_color=colors))
+def label_smoothing_bars(tokens: list[str], target: int, smoothing: float, probabilities: Sequence[float]):
+    """The label-smoothed target of the token tokens[target] with ε = smoothing: probabilities,
+    one per vocabulary token (transformer.objective.smoothed_target), the target's bar in blue."""
+    if len(probabilities) != len(tokens):
+        raise ValueError(f"{len(probabilities)} probabilities for {len(tokens)} tokens")
+    colors = [BLUE if i == target else PALE_BLUE for i in range(len(tokens))]
+    figure = go.Figure(go.Bar(x=list(range(len(tokens))), y=list(probabilities), marker_color=colors))
     figure.update_layout(
         title=f"Target of the token {tokens[target]!r} with ε = {smoothing:g} (§5.4)",
         height=HEIGHT,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=margin(50),
         xaxis=dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens, title="token"),
         yaxis=dict(title="target probability", range=[0, 1]),
     )
@@ -68,5 +73,5 @@ def live_curves(
     figure.update_xaxes(title_text="step", range=[0, steps])
     figure.update_yaxes(title_text="nats per token", rangemode="tozero", row=1, col=1)
     figure.update_yaxes(title_text="% of sequences", range=[0, 100], row=1, col=2)
-    figure.update_layout(height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    figure.update_layout(height=HEIGHT, margin=margin(40), legend=dict(orientation="h", y=-0.25))
     return figure

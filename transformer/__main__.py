@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .options import BATCH_TOKENS, PRECISIONS, TRAINING_PRECISIONS
+from .options import BATCH_TOKENS, DATA_DIR_VARIABLE, PRECISIONS, TRAINING_PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +44,11 @@ def import_library() -> None:
             gc.enable()
 
 
+DATA_DIR_HELP = (
+    f"where a recipe's data paths start (default: ${DATA_DIR_VARIABLE}, else ../shared/data beside the repository)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m transformer", description="Train, run and score the from-scratch Transformer.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -63,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train (or resume) a recipe from configs/")
     train.add_argument("recipe", type=Path, help="e.g. configs/toy-reverse.toml")
-    train.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="where relative data paths start")
+    train.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     train.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
     train.add_argument("--no-progress", action="store_true")
     train.add_argument("--precision", choices=TRAINING_PRECISIONS, help="override the recipe's [train] precision")
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
     export.add_argument("recipe", type=Path)
-    export.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    export.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     export.add_argument("--no-progress", action="store_true")
 
     evaluate = commands.add_parser("evaluate", help="score a checkpoint on a source file against references (JSON)")

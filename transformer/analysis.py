@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, read_json, write_json
+from .checkpoint import IMPORTANCE_FILE, CheckpointError, read_json, write_json
 from .data import collate, encode_pairs
 from .embeddings import sinusoidal_table
 from .evaluation import score
@@ -193,7 +193,6 @@ def pruning_curve(
     return curve
 
 
-IMPORTANCE_FILE = "head_importance.json"  # in a checkpoint folder: written at export, read by the app
 IMPORTANCE_PAIRS = 40  # dev pairs for the gradients and for each point of the pruning curve
 PRUNING_POINTS = 9  # points of the curve, from no head to every head switched off
 

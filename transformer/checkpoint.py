@@ -1,5 +1,6 @@
 """The checkpoint folder: config.json, model.safetensors, tokenizer.json (+ optional metrics.json,
-training_log.csv, README.md). Nothing is ever unpickled: weights are safetensors, the rest JSON.
+training_log.csv, README.md ...), each name a constant below and typed nowhere else. Nothing is
+ever unpickled: weights are safetensors, the rest JSON.
 
 Every problem with a folder raises CheckpointError with one line naming the file and the fault.
 """
@@ -28,6 +29,13 @@ CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
 )
 HISTORY_FILE, HISTORY_INDEX = "attention_history.safetensors", "attention_history.json"
 SAMPLE_FILE = "dev_sample.tsv"  # a few dev pairs shipped with the model, for the analysis pages
+LOG_FILE = "training_log.csv"  # one row per log step of the run, copied into the checkpoint at export
+IMPORTANCE_FILE = "head_importance.json"  # written at export (transformer.analysis), read by the app
+CARD_FILE = "README.md"  # the model card, written by hand (or by the app's Train page)
+# A training run's folder (Recipe.run_dir), never shipped: the resumable state, the weight
+# snapshots averaged at export, the probes' attention at each evaluation; LOG_FILE and
+# TOKENIZER_FILE beside them.
+STATE_FILE, SNAPSHOT_DIR, PROBE_DIR = "state.pt", "snapshots", "probes"
 FORMAT_VERSION = 1
 # The most a file of each kind is read: far above what any model here needs, far below what
 # would exhaust the memory (a link to /dev/zero, a huge file put in the folder by mistake).

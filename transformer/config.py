@@ -5,6 +5,15 @@ from dataclasses import asdict, dataclass, fields
 ATTENTION_KINDS = ("encoder", "decoder", "cross")  # encoder self, masked decoder self, encoder-decoder
 
 
+def check_heads(d_model: int, n_heads: int, where: str = "ModelConfig") -> None:
+    """h heads of d_k = d_model / h dimensions each (§3.2.2): ValueError naming `where` unless
+    n_heads cuts d_model evenly."""
+    if n_heads < 1:
+        raise ValueError(f"{where}: 'n_heads' must be >= 1, got {n_heads}")
+    if d_model % n_heads:
+        raise ValueError(f"{where}: 'd_model' {d_model} is not divisible by 'n_heads' {n_heads}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     src_vocab_size: int
@@ -26,10 +35,7 @@ class ModelConfig:
     def __post_init__(self):
         if self.tie_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError("tie_embeddings needs src_vocab_size == tgt_vocab_size")
-        if self.n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {self.n_heads}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        check_heads(self.d_model, self.n_heads)
 
     def layers(self, kind: str) -> int:
         """How many layers hold attention of this kind: "encoder" (self-attention of the encoder),

@@ -1,6 +1,7 @@
-"""Parallel data: reading, cleaning, splitting and batching by token count.
+"""Parallel data: reading, cleaning, splitting and batching by token count (§5.1).
 
-Readers never crash on a bad line: they count it in ReadStats and move on.
+Readers never crash on a bad line: they count it in ReadStats and move on. The corpora live
+outside the repository, in transformer.options.default_data_dir().
 """
 
 import gzip
@@ -189,6 +190,26 @@ def token_batches(examples: list[Example], max_tokens: int, seed: int) -> list[l
     batches = length_batches([max(len(src), len(tgt)) for src, tgt in examples], max_tokens, rng=rng)
     rng.shuffle(batches)
     return batches
+
+
+class BatchStream:
+    """The endless sequence of micro-batches: epoch e uses token_batches(seed + e). Its position
+    (epoch, cursor) is part of the saved state."""
+
+    def __init__(self, examples: list[Example], max_tokens: int, seed: int, epoch: int = 0, cursor: int = 0):
+        self.examples, self.max_tokens, self.seed = examples, max_tokens, seed
+        self.epoch, self.cursor = epoch, cursor
+        self.batches = token_batches(examples, max_tokens, seed + epoch)
+
+    def take(self, count: int) -> list[list[int]]:
+        taken = []
+        while len(taken) < count:
+            if self.cursor == len(self.batches):
+                self.epoch, self.cursor = self.epoch + 1, 0
+                self.batches = token_batches(self.examples, self.max_tokens, self.seed + self.epoch)
+            taken.append(self.batches[self.cursor])
+            self.cursor += 1
+        return taken
 
 
 # -- to model inputs ---------------------------------------------------------------------------

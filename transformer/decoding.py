@@ -6,12 +6,12 @@ positions come from the cache and the encoder-decoder keys/values are projected 
 the model produced one.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import torch
 
-from .model import HeadGates, Transformer
+from .model import DecoderState, HeadGates, Transformer
 
 
 def emittable_logits(model: Transformer, logits: torch.Tensor) -> torch.Tensor:
@@ -155,60 +155,88 @@ def beam_search(
     A sentence is done once it has K finished hypotheses; at its max_len the live ones finish too.
     """
     config, k = model.config, beam_size
-    batch, device = src_ids.size(0), src_ids.device
     forced = len(prefix or [])
     state, limits = _start(model, src_ids, max_len, head_gates, forced, repeat=k)
-    scores = torch.full((batch, k), float("-inf"), device=device)
-    scores[:, 0] = 0.0  # all beams start identical: let only the first one expand at step 0
-    step_input = _first_input(model, batch * k, prefix, device)
-    history = step_input[:, 1:]  # (live sentences * K, tokens so far)
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    alive = [b for b in range(batch) if limits[b] > forced]  # the sentence each group of K rows decodes
-    if len(alive) < batch:  # a limit within the forced prefix leaves nothing to decode
-        index = torch.tensor([b * k + beam for b in alive for beam in range(k)], dtype=torch.long, device=device)
-        step_input, history, scores, state = step_input[index], history[index], scores[alive], state.select(index)
-
+    beams = _first_beams(model, src_ids.size(0), k, prefix, limits, state)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in limits]
     for step in range(forced, max(limits)):
-        logits, state, _, _ = model.decode(step_input, state, head_gates=head_gates, need_weights=False)
-        log_probs = next_token_log_probs(model, logits[:, -1])  # (live * K, V)
-        vocab = log_probs.size(-1)
-        candidates = log_probs.add_(scores.view(-1, 1)).view(len(alive), k * vocab)  # in place: one (N, V) fewer
-        top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (live, 2K)
-
-        rows, tokens, kept_scores, still_alive = [], [], [], []
-        for group, (sentence, ranked_scores, ranked_index) in enumerate(
-            zip(alive, top_scores.tolist(), top_index.tolist())
-        ):
-            ranked = [(score, i // vocab, i % vocab) for score, i in zip(ranked_scores, ranked_index)]
-            beams = history[group * k : (group + 1) * k]  # (K, tokens so far)
-            kept, done_now, nodes = _sort_candidates(
-                step, ranked, k, step == limits[sentence] - 1, config.eos_id, alpha, beams
-            )
+        logits, beams.state, _, _ = model.decode(
+            beams.step_input, beams.state, head_gates=head_gates, need_weights=False
+        )
+        still_alive, next_rows = [], []  # next_rows: (row, token, score) of the hypotheses that go on
+        for group, (sentence, ranked) in enumerate(zip(beams.alive, _best_extensions(model, logits, beams.scores))):
+            at_limit = step == limits[sentence] - 1
+            history = beams.history[group * k : (group + 1) * k]  # (K, tokens so far)
+            kept, done_now, nodes = _sort_candidates(step, ranked, k, at_limit, config.eos_id, alpha, history)
             finished[sentence] += done_now
             if trace is not None and sentence == 0:
                 trace.append(nodes)
-            if len(finished[sentence]) >= k:
-                continue  # done: its rows leave the batch
-            still_alive.append(sentence)
-            kept += [(0, config.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
-            for beam, token, score in kept:
-                rows.append(group * k + beam)
-                tokens.append(token)
-                kept_scores.append(score)
-        same_sources = len(still_alive) == len(alive)  # every row still decodes the sentence it did
-        alive = still_alive
-        if not alive:
+            if len(finished[sentence]) < k:  # else done: its rows leave the batch
+                still_alive.append(sentence)
+                kept += [(0, config.pad_id, float("-inf"))] * (k - len(kept))  # pad dead beams
+                next_rows += [(group * k + beam, token, score) for beam, token, score in kept]
+        beams = beams.advance(still_alive, next_rows)
+        if not beams.alive:
             break
-        index = torch.tensor(rows, device=device)
-        step_input = torch.tensor(tokens, device=device)[:, None]
-        history = torch.cat([history[index], step_input], dim=1)
-        scores = torch.tensor(kept_scores, device=device).view(len(alive), k)
-        state = state.select(index, same_sources)
-
     # A sentence with nothing finished had no room to decode: its forced prefix fills its limit.
-    unfinished = {sentence: history[group * k, : limits[sentence]].tolist() for group, sentence in enumerate(alive)}
-    unfinished |= {b: list(prefix or [])[: limits[b]] for b in range(batch) if limits[b] <= forced}
+    unfinished = {
+        sentence: beams.history[group * k, : limits[sentence]].tolist() for group, sentence in enumerate(beams.alive)
+    }
+    unfinished |= {b: list(prefix or [])[:n] for b, n in enumerate(limits) if n <= forced}
     return [max(hyps, key=lambda h: h[0])[1] if hyps else unfinished[b] for b, hyps in enumerate(finished)]
+
+
+@dataclass
+class _Beams:
+    """Beam search's live hypotheses: K rows for each sentence still decoding."""
+
+    alive: list[int]  # the sentence each group of K rows decodes
+    step_input: torch.Tensor  # (N * K, t): what the decoder reads next
+    history: torch.Tensor  # (N * K, tokens so far)
+    scores: torch.Tensor  # (N, K): each hypothesis's log-probability
+    state: DecoderState
+
+    def advance(self, alive: list[int], rows: list[tuple[int, int, float]]) -> "_Beams":
+        """The hypotheses that go on, as (row they extend, token, score), K per sentence of `alive`."""
+        if not alive:
+            return replace(self, alive=[])
+        same_sources = len(alive) == len(self.alive)  # every row still decodes the sentence it did
+        index, tokens, scores = (torch.tensor(column, device=self.history.device) for column in zip(*rows))
+        step_input = tokens[:, None]  # (N * K, 1)
+        history = torch.cat([self.history[index], step_input], dim=1)
+        return _Beams(alive, step_input, history, scores.view(len(alive), -1), self.state.select(index, same_sources))
+
+
+def _first_beams(
+    model: Transformer, batch: int, k: int, prefix: list[int] | None, limits: list[int], state: DecoderState
+) -> _Beams:
+    """K hypotheses per sentence, all BOS and the forced prefix; the sentences whose limit leaves
+    no room after the prefix are left out."""
+    device = state.src_mask.device
+    scores = torch.full((batch, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: let only the first one expand at step 0
+    step_input = _first_input(model, batch * k, prefix, device)  # (B * K, 1 + forced)
+    beams = _Beams(list(range(batch)), step_input, step_input[:, 1:], scores, state)
+    alive = [b for b in range(batch) if limits[b] > len(prefix or [])]
+    if len(alive) == batch:
+        return beams
+    index = torch.tensor([b * k + beam for b in alive for beam in range(k)], dtype=torch.long, device=device)
+    return _Beams(alive, step_input[index], beams.history[index], scores[alive], state.select(index))
+
+
+def _best_extensions(
+    model: Transformer, logits: torch.Tensor, scores: torch.Tensor
+) -> list[list[tuple[float, int, int]]]:
+    """Each live sentence's 2K best extensions (score, beam, token), best first. logits (N * K, 1, V)
+    of the step, scores (N, K) of the hypotheses it extends."""
+    log_probs = next_token_log_probs(model, logits[:, -1])  # (N * K, V)
+    (live, k), vocab = scores.shape, log_probs.size(-1)
+    candidates = log_probs.add_(scores.view(-1, 1)).view(live, k * vocab)  # in place: one (N, V) fewer
+    top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (N, 2K)
+    return [
+        [(score, i // vocab, i % vocab) for score, i in zip(sentence_scores, sentence_index)]
+        for sentence_scores, sentence_index in zip(top_scores.tolist(), top_index.tolist())
+    ]
 
 
 def _sort_candidates(

@@ -1,15 +1,11 @@
-"""Dropout (Srivastava et al., 2014), as the paper applies it (§5.4): zero each element with
-probability p during training and scale the survivors by 1 / (1 - p), so the expected value is
-unchanged and evaluation needs no rescaling.
+"""SixteenBitDropout: dropout (Srivastava et al., 2014) as the paper applies it (§5.4), its keep-mask drawn cheaper.
 
-Written out because its keep-mask costs less this way. A mask needs one uniform draw per element,
-and 16 random bits are plenty for one: each 64-bit random integer gives four draws, so p is
-rounded to a multiple of 1/65,536 (0.1 becomes 0.100006), and the survivors are scaled by
-1 / (1 - that p), which keeps the mean exactly. On this project's CPU a (4,096, 256) mask took
-3.5-3.9 ms from torch.rand (32 bits of fp32 per element, about 3.7 ns an element; nn.Dropout's
-bernoulli_, about 9 ns) and takes 1.6-2.0 ms this way; a step draws 17 of them at the recipes'
-batches: a training step 1.03-1.14x faster in fp32, 1.02-1.05x in bf16 (four A/B runs against
-the torch.rand mask, in turns in one process).
+Like nn.Dropout, it zeroes each element with probability p during training and scales the survivors
+by 1 / (1 - p), so the expected value is unchanged and evaluation needs no rescaling. A mask needs one
+uniform draw per element, and 16 random bits are plenty for one: each 64-bit random integer gives four
+draws, where torch.rand spends 32 bits of fp32 per element. So p is rounded to a multiple of 1/65,536
+(0.1 becomes 0.100006), and the survivors are scaled by 1 / (1 - that p), which keeps the mean exactly.
+Applied by transformer.speed.speed_up; the figures are in docs/speed.md.
 """
 
 import torch
@@ -35,7 +31,7 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
     return draws >= dropped - DRAW_STATES // 2
 
 
-class Dropout(nn.Dropout):
+class SixteenBitDropout(nn.Dropout):
     """nn.Dropout with the same semantics (and p, train/eval), its mask drawn by keep_mask."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

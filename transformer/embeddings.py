@@ -5,8 +5,6 @@ import math
 import torch
 from torch import nn
 
-from .dropout import Dropout
-
 
 def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
     """The fixed positional encodings of §3.5, shape (max_len, d_model).
@@ -53,7 +51,7 @@ class PositionalEncoding(nn.Module):
         if not table.is_meta:  # a shape-only model (checking a checkpoint) computes no values
             table = sinusoidal_table(max_len, d_model)
         self.register_buffer("table", table, persistent=False)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x: (B, T, D) embeddings of positions start .. start+T-1."""

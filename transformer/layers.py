@@ -8,8 +8,6 @@ from torch import nn
 
 from .attention import MultiHeadAttention
 from .config import ModelConfig
-from .dropout import Dropout
-from .linear import Linear
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, T, d_k)
 
@@ -19,8 +17,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int):
         super().__init__()
-        self.w1 = Linear(d_model, d_ff)
-        self.w2 = Linear(d_ff, d_model)
+        self.w1 = nn.Linear(d_model, d_ff)
+        self.w2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Not relu_: in place on the view a linear layer returns for 3-D input, autograd copies the whole
@@ -39,7 +37,7 @@ class Residual(nn.Module):
     def __init__(self, d_model: int, dropout: float, pre_norm: bool):
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.pre_norm = pre_norm
 
     def input(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,20 +1,15 @@
-"""The linear layers of the model (§3.2.2's projections, §3.3's feed-forward, the output layer):
-nn.Linear, with faster products for the single row a decoding step multiplies on the CPU.
+"""OneRowLinear: nn.Linear with faster products for the single row a decoding step multiplies on the CPU.
 
-Decoding one sentence feeds one token per step, so every projection multiplies one row by its
-weight. At en-de's size those weights (19 MB) are read once per step and have left the cache by the
-next, and MKL reads them back slowly for one row, on one core: a 1024 x 256 weight took 145 us
-(7 GB/s), the 8000 x 256 output layer 180 us. Two ways to read them on every core torch uses:
-  - a weight stored by rows: multiply it elementwise by the row, then sum each output's inputs
-    (1024 x 256: 45 us, 3.2x; 256 x 256: 1.4x; 256 x 1024: 1.2x; weights out of cache);
-  - a weight stored by columns (the output layer, precision.output_layer_by_columns): one product
-    per core, each with its share of the columns, as one batched product (110 us, 1.6x).
-Greedy decoding of one en-de sentence is 1.1-1.3x faster (the README's Speed section, issue #11).
-A model small enough to stay in cache gains nothing: toy-reverse (d_model 128) decodes a sentence
-in 9.6 instead of 8.6 ms. Two rows and more keep MKL's product: it reads the weight once for all of
-them, the elementwise way once per row. The elementwise way makes an (out, in) temporary at every
-call, which glibc would page-fault back in every time without transformer.allocator's setting (the
-CLI and the app make it).
+Decoding one sentence feeds one token per step, so every projection multiplies one row by its whole
+weight. Once the weights no longer fit in the cache, that product is bound by reading them, and MKL
+reads them on one core for one row. OneRowLinear reads them on every core torch uses instead:
+  - a weight stored by rows: multiply it elementwise by the row, then sum each output's inputs;
+  - a weight stored by columns (the output layer, speed.output_layer_by_columns): one product
+    per core, each with its share of the columns, as one batched product.
+Anything else (two rows and more, other dtypes, the GPU, autocast) is nn.Linear's own product. The
+elementwise way makes an (out, in) temporary at every call, which glibc would page-fault back in every
+time without transformer.allocator's setting (the CLI and the app make it). Applied by
+transformer.speed.speed_up; the figures are in docs/speed.md.
 """
 
 from functools import cache
@@ -24,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class Linear(nn.Linear):
+class OneRowLinear(nn.Linear):
     """y = x W^T + b, as nn.Linear (same parameters and state dict)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,6 @@ from torch import nn
 from .config import ATTENTION_KINDS, ModelConfig
 from .embeddings import PositionalEncoding, TokenEmbedding, sinusoidal_table
 from .layers import KV, DecoderLayer, EncoderLayer, KVCache
-from .linear import Linear
 from .masks import decoder_mask, look_ahead_mask, padding_mask
 from .objective import output_layer_loss
 
@@ -80,7 +79,7 @@ class Transformer(nn.Module):
         # Pre-norm stacks end un-normalised, so they get a final LayerNorm; post-norm ones do not.
         self.encoder_norm = nn.LayerNorm(config.d_model) if config.pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(config.d_model) if config.pre_norm else nn.Identity()
-        self.generator = Linear(config.d_model, config.tgt_vocab_size, bias=False)  # softmax is in the loss
+        self.generator = nn.Linear(config.d_model, config.tgt_vocab_size, bias=False)  # softmax is in the loss
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)

@@ -22,6 +22,12 @@ def label_smoothed_loss(
     return loss[keep].sum(), nll[keep].sum(), keep.sum()
 
 
+def smoothed_target(target: torch.Tensor, vocab_size: int, smoothing: float) -> torch.Tensor:
+    """The distribution a token is trained towards (§5.4): (1 - eps) on the right token plus eps / V
+    on every token, (..., V). smoothed_nll is the cross-entropy against it."""
+    return torch.nn.functional.one_hot(target, vocab_size) * (1 - smoothing) + smoothing / vocab_size
+
+
 def smoothed_nll(log_probs: torch.Tensor, target: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
     """log_probs (..., V), target (...) -> the label-smoothed loss and the plain NLL at each position."""
     nll = -log_probs.gather(-1, target[..., None])[..., 0]

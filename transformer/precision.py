@@ -8,7 +8,6 @@ fp32 is the model as trained and the reference. For inference, `for_inference` r
     stay fp32, so attention maps come out as before.
 For training, `autocast` runs the matrix products in bf16 while the weights, the optimizer and
 the loss stay fp32 (mixed precision; the loss's log_softmax already works in fp32).
-An fp32 model loaded only to decode keeps its output layer by columns (`output_layer_by_columns`).
 """
 
 import contextlib
@@ -18,8 +17,8 @@ import warnings
 import torch
 from torch import nn
 
-from .linear import Linear
 from .options import PRECISIONS, TRAINING_PRECISIONS
+from .speed import plain_layers
 
 
 def for_inference(model: nn.Module, precision: str) -> nn.Module:
@@ -31,26 +30,12 @@ def for_inference(model: nn.Module, precision: str) -> nn.Module:
     if precision == "int8":
         if next(model.parameters()).device.type != "cpu":
             raise ValueError("int8 inference runs on the CPU only")
-        copied = copy.deepcopy(model).eval()
-        for module in copied.modules():
-            if isinstance(module, Linear):  # torch.ao quantizes a module whose type is nn.Linear exactly
-                module.__class__ = nn.Linear
+        copied = plain_layers(copy.deepcopy(model).eval())  # torch.ao quantizes a type of exactly nn.Linear
         with warnings.catch_warnings():  # torch.ao's eager quantization announces its successor
             warnings.simplefilter("ignore")
             # In place on our copy: quantize_dynamic would copy it again, 0.14 s of every CLI run.
             return torch.ao.quantization.quantize_dynamic(copied, {nn.Linear}, dtype=torch.qint8, inplace=True)
     raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-
-
-def output_layer_by_columns(model: nn.Module) -> None:
-    """Store the output layer's weight (V, d) column by column, in place: the same tensor, shape and
-    values, laid out in memory as its (d, V) transpose. Decoding multiplies a few rows (one token
-    per hypothesis) by the whole matrix at every step, and MKL's fp32 product of a few rows reads
-    it several times faster this way (measured in the README's Speed section). Tied embeddings
-    share the layout: their lookups read strided rows, which costs microseconds. For a model that
-    is only decoded, never trained (load_checkpoint's fp32 models)."""
-    weight = model.generator.weight
-    weight.data = weight.data.t().contiguous().t()
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

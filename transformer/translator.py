@@ -9,7 +9,8 @@ from .checkpoint import load_model
 from .decoding import BeamNode, beam_search, greedy_decode, next_token_log_probs
 from .model import ATTENTION_KINDS, HeadGates, Transformer
 from .options import PRECISIONS
-from .precision import for_inference, output_layer_by_columns
+from .precision import for_inference
+from .speed import speed_up_decoding
 from .tokenizer import Tokenizer
 
 
@@ -64,6 +65,11 @@ class Translator:
         self.length_penalty = float(decoding.get("length_penalty", 0.6))
         self.max_len_a = float(decoding.get("max_len_a", 1.5))  # output limit = a * source length + b
         self.max_len_b = int(decoding.get("max_len_b", 10))
+
+    def output_limit(self, source_tokens: int, max_len: int | None = None) -> int:
+        """How many tokens the output may have: max_len when given, else a * source length + b
+        (the checkpoint's decoding settings, 1.5 and 10 by default)."""
+        return max_len or int(self.max_len_a * source_tokens + self.max_len_b)
 
     @property
     def device(self) -> torch.device:
@@ -145,7 +151,7 @@ class Translator:
             return []
         longest = max(map(len, sources))
         src = torch.tensor([ids + [self.config.pad_id] * (longest - len(ids)) for ids in sources], device=self.device)
-        limits = [max_len or int(self.max_len_a * len(ids) + self.max_len_b) for ids in sources]
+        limits = [self.output_limit(len(ids), max_len) for ids in sources]
         forced = self.tokenizer.encode(prefix) if prefix and prefix.strip() else None
         if beam_size == 1 and trace is None:
             return greedy_decode(self.model, src, limits, head_gates, forced)
@@ -204,6 +210,6 @@ def load_checkpoint(path: str | Path, precision: str = "fp32") -> Translator:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     model, tokenizer, info = load_model(path)
-    if precision == "fp32":  # the model is ours and only decodes
-        output_layer_by_columns(model)
+    if precision == "fp32":  # the model is ours and only decodes (bf16 and int8 decode a converted copy)
+        speed_up_decoding(model)
     return Translator(model, tokenizer, info, precision)

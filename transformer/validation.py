@@ -9,7 +9,7 @@ import types
 import typing
 from dataclasses import MISSING, fields
 
-from .model import ModelConfig
+from .config import ModelConfig, check_heads
 
 MAX_POSITIONS = 65_536  # a model's max_len: its positional table (max_len x d_model) is allocated in full
 MAX_BEAM_SIZE = 64
@@ -106,8 +106,7 @@ def check_model_settings(values, where: str) -> dict:
     hints, required = dataclass_hints(ModelConfig)
     check_fields(values, hints, where, MODEL_RANGES, required)
     full = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING} | values
-    if full["d_model"] % full["n_heads"]:
-        raise ValueError(f"{where}: 'd_model' {full['d_model']} is not divisible by 'n_heads' {full['n_heads']}")
+    check_heads(full["d_model"], full["n_heads"], where)
     vocabulary = min(full["src_vocab_size"], full["tgt_vocab_size"])
     for name in ("pad_id", "bos_id", "eos_id"):
         if full[name] >= vocabulary:

@@ -1,0 +1,262 @@
+"""The training recipe (§5): one TOML file in configs/ says what to train on, how big a model, and
+how long (Recipe, TrainSettings), and where the checkpoint goes. Every field is checked when the
+file is read, so that a mistake costs one line on the command line, not an hour of training.
+
+Its [data] tables name the sources of each split (load_split): parallel files, a tab-separated
+corpus cut into train/dev/test by a hash of each source sentence (transformer.data.split_of), or a
+generated toy task. How each shipped corpus is cut is fixed once, in CORPUS_SPLITS.
+"""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from .data import (
+    SYMBOLS,
+    TASKS,
+    Pair,
+    ReadStats,
+    read_parallel,
+    read_tsv,
+    reverse_task_pairs,
+    split_pairs,
+    toy_task_pairs,
+)
+from .options import TRAINING_PRECISIONS
+from .tokenizer import Tokenizer
+from .validation import check_decoding, check_fields, check_model_settings, dataclass_hints
+
+
+@dataclass
+class TrainSettings:
+    max_steps: int
+    max_tokens: int = 4096  # padded tokens (sentences x longest side) per micro-batch
+    accumulate: int = 1  # micro-batches per optimizer step on each process
+    warmup: int = 4000
+    lr_scale: float = 1.0
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    adam_eps: float = 1e-9
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    eval_every: int = 500
+    log_every: int = 50
+    save_minutes: float = 5.0  # resumable state at least this often
+    save_every: int = 0  # ... and every this many steps (0: only by the clock)
+    snapshot_every: int = 0  # weights kept for averaging this often (0: at each evaluation)
+    average_last: int = 5  # the last snapshots averaged into the exported weights
+    dev_loss_sentences: int = 2000
+    dev_bleu_sentences: int = 300
+    max_sentence_tokens: int = 100  # longer pairs are left out of training
+    threads: int = 0  # torch threads per process (0: the idle cores, followed as they change)
+    precision: str = "fp32"  # "bf16": matrix products in bfloat16 under autocast (transformer.precision)
+
+    def __post_init__(self):
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ValueError(f"[train] precision must be {' or '.join(TRAINING_PRECISIONS)}, got {self.precision!r}")
+
+
+TRAIN_RANGES = {  # TrainSettings fields with bounds: (low, high), None for none
+    **dict.fromkeys(["max_steps", "max_tokens", "accumulate", "warmup", "eval_every", "log_every"], (1, None)),
+    **dict.fromkeys(["average_last", "dev_loss_sentences", "dev_bleu_sentences"], (1, None)),
+    **dict.fromkeys(["lr_scale", "adam_eps", "clip_norm", "save_minutes", "save_every", "snapshot_every"], (0, None)),
+    "threads": (0, None),
+    "label_smoothing": (0, 1),
+    "max_sentence_tokens": (2, None),  # a token and EOS
+}
+TOKENIZER_DECIDES = {"src_vocab_size": 4, "tgt_vocab_size": 4, "pad_id": 0, "bos_id": 1, "eos_id": 2}  # stand-ins
+DEFAULT_TOKENIZER = {"kind": "bpe", "vocab_size": 8000}
+
+# -- data sources ------------------------------------------------------------------------------
+DATA_SOURCES = {"parallel": ("src", "tgt"), "tsv": ("path",), "reverse": ("count", "seed")}  # kind -> the keys it needs
+DATA_SOURCES["task"] = ("task", "count", "seed")  # a toy task of TASKS, generated
+SOURCE_TYPES = {"kind": str, "src": str, "tgt": str, "path": str, "split": str, "dev_fraction": float}
+SOURCE_TYPES |= {"test_fraction": float, "count": int, "seed": int, "min_len": int, "max_len": int, "repeat": int}
+SOURCE_RANGES = {"dev_fraction": (0, 1), "test_fraction": (0, 1), "count": (0, None), "min_len": (1, None)}
+SOURCE_RANGES |= {"max_len": (1, None), "repeat": (1, None)}
+SOURCE_TYPES |= {"task": str, "symbols": int, "shift": int}
+SOURCE_RANGES |= {"symbols": (1, len(SYMBOLS)), "shift": (0, None)}
+SPLITS = ("train", "dev", "test")
+FRACTIONS = ("dev_fraction", "test_fraction")
+
+# How each corpus the shipped checkpoints learned from is cut (split_of): the share of its source
+# sentences held out for dev and for test. Fixed here, once. A recipe that cut one of these files
+# otherwise would move sentences between the splits: it would train on the test sentences of
+# checkpoints/en-de, en-fr or en-es (or test on their training sentences), and no score could be
+# compared. A recipe may leave the fractions out or restate them; any other value is refused.
+TATOEBA_SPLIT = {"dev_fraction": 0.02, "test_fraction": 0.03}
+CORPUS_SPLITS = {
+    "tatoeba-anki/deu-eng/deu.txt.gz": TATOEBA_SPLIT,  # checkpoints/en-de
+    "tatoeba-anki/fra-eng/fra.txt.gz": TATOEBA_SPLIT,  # checkpoints/en-fr
+    "tatoeba-anki/spa-eng/spa.txt.gz": TATOEBA_SPLIT,  # checkpoints/en-es
+}
+
+
+def fixed_split(path: str) -> dict | None:
+    """CORPUS_SPLITS' entry for a corpus path however it is spelled (./x, an absolute path
+    ending in it), or None for a corpus of one's own."""
+    parts = PurePath(path).parts
+    for corpus, fractions in CORPUS_SPLITS.items():
+        if parts[-len(PurePath(corpus).parts) :] == PurePath(corpus).parts:
+            return fractions
+    return None
+
+
+def split_fractions(spec: dict, where: str = "data source") -> tuple[float, float]:
+    """(dev_fraction, test_fraction) that cut a tsv source: the corpus' own (CORPUS_SPLITS),
+    which the spec may restate but not change, else the spec's, which it must then give."""
+    fixed = fixed_split(spec["path"])
+    for name in FRACTIONS:
+        if fixed is None and name not in spec:
+            raise ValueError(f"{where}: a split of {spec['path']} needs {name!r} (no shipped model fixes it)")
+        if fixed is not None and spec.get(name, fixed[name]) != fixed[name]:
+            raise ValueError(
+                f"{where}: {name!r} {spec[name]} differs from the {fixed[name]} that cuts {spec['path']} for the "
+                f"shipped models: their test sentences could land in training; leave it out"
+            )
+    fractions = fixed or spec
+    return fractions["dev_fraction"], fractions["test_fraction"]
+
+
+def check_source(spec, where: str) -> None:
+    """One source of a split: a table of a known kind with the keys it needs."""
+    check_fields(spec, SOURCE_TYPES, where, SOURCE_RANGES, ("kind",))
+    needs = DATA_SOURCES.get(spec["kind"])
+    if needs is None:
+        raise ValueError(f"{where}: unknown kind {spec['kind']!r} (known: {', '.join(DATA_SOURCES)})")
+    if missing := [key for key in needs if key not in spec]:
+        raise ValueError(f"{where}: a {spec['kind']} source needs {missing[0]!r}")
+    if spec["kind"] == "task" and spec["task"] not in TASKS:
+        raise ValueError(f"{where}: unknown task {spec['task']!r} (known: {', '.join(TASKS)})")
+    if spec.get("min_len", 1) > spec.get("max_len", spec.get("min_len", 1)):
+        raise ValueError(f"{where}: min_len is above max_len")
+    if spec["kind"] == "tsv" and "split" in spec:
+        if spec["split"] not in SPLITS:
+            raise ValueError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got {spec['split']!r}")
+        split_fractions(spec, where)
+
+
+def check_data(data, where: str) -> None:
+    """[data]: train and dev lists of sources and test a table of named lists; each source
+    checked by check_source, and every split of one corpus cut by the same fractions (else a
+    sentence could be in two splits)."""
+    check_fields(data, {"train": list, "dev": list, "test": dict}, where, required=("train", "dev"))
+    splits = {"train": data["train"], "dev": data["dev"], **{f"test.{k}": v for k, v in data.get("test", {}).items()}}
+    cuts = {}  # corpus path -> (its fractions, the split that first named them)
+    for split, specs in splits.items():
+        for spec in specs if isinstance(specs, list) else [None]:
+            check_source(spec, f"{where} {split}")
+            if spec["kind"] != "tsv" or "split" not in spec:
+                continue
+            fractions = split_fractions(spec)
+            first, first_split = cuts.setdefault(PurePath(spec["path"]), (fractions, split))
+            if fractions != first:
+                raise ValueError(
+                    f"{where} {split}: {spec['path']} is cut by (dev_fraction, test_fraction) {fractions} here "
+                    f"but {first} in {first_split}: a sentence could be in both"
+                )
+
+
+@dataclass
+class Recipe:
+    name: str
+    output: str  # the checkpoint folder written at the end
+    run_dir: str  # resumable state lives here (not shipped)
+    source_language: str
+    target_language: str
+    model: dict  # ModelConfig fields except the vocabulary sizes, which the tokenizer decides
+    train: TrainSettings
+    data: dict  # {"train": [source...], "dev": [...], "test": {name: [source...]}}
+    tokenizer: dict = field(default_factory=lambda: dict(DEFAULT_TOKENIZER))
+    decoding: dict = field(default_factory=dict)
+    seed: int = 1
+    probes: list[list[str]] = field(default_factory=list)  # (source, reference) pairs
+    description: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides) -> "Recipe":
+        """Read a TOML recipe with every field checked: a bad one fails here in one line (ValueError
+        naming the file and the field), before any data is read or any training time is spent."""
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from None
+        return cls.from_values({**values, **overrides}, str(path))
+
+    @classmethod
+    def from_values(cls, values: dict, path: str = "recipe") -> "Recipe":
+        """A recipe from the tables a TOML file would hold (built in memory, e.g. by the app's Train
+        page), checked as load checks a file; messages name `path`."""
+        values = dict(values)
+        hints, required = dataclass_hints(cls)
+        check_fields(values, {**hints, "train": dict}, str(path), required=required)
+        train_hints, train_required = dataclass_hints(TrainSettings)
+        check_fields(values["train"], train_hints, f"{path} [train]", TRAIN_RANGES, train_required)
+        if decided := sorted(set(values["model"]) & set(TOKENIZER_DECIDES)):
+            raise ValueError(f"{path} [model]: {decided[0]!r} is decided by the tokenizer, leave it out")
+        check_model_settings({**TOKENIZER_DECIDES, **values["model"]}, f"{path} [model]")
+        check_decoding(values.get("decoding", {}), f"{path} [decoding]")
+        tokenizer = values.get("tokenizer", DEFAULT_TOKENIZER)
+        check_fields(tokenizer, {"kind": str, "vocab_size": int}, f"{path} [tokenizer]", {"vocab_size": (5, None)})
+        kind = tokenizer.get("kind")
+        if kind not in ("bpe", "wordlevel") or (kind == "bpe" and "vocab_size" not in tokenizer):
+            raise ValueError(f'{path} [tokenizer]: kind must be "wordlevel", or "bpe" with a vocab_size')
+        if any(len(probe) != 2 for probe in values.get("probes", [])):
+            raise ValueError(f"{path}: every probe must be a [source, reference] pair")
+        check_data(values["data"], f"{path} [data]")
+        values["train"] = TrainSettings(**values["train"])
+        return cls(**values)
+
+
+# -- reading the data ------------------------------------------------------------------------------
+def load_pairs(spec: dict, data_dir: Path) -> tuple[list[Pair], ReadStats]:
+    """One data source of a recipe: kind = "parallel" | "tsv" | "reverse" | "task"."""
+    kind = spec["kind"]
+    if kind == "parallel":
+        return read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
+    if kind == "tsv":
+        pairs, stats = read_tsv(data_dir / spec["path"])
+        if "split" in spec:
+            pairs = split_pairs(pairs, spec["split"], *split_fractions(spec))
+        return pairs, stats
+    if kind == "reverse":
+        return reverse_task_pairs(
+            spec["count"], spec["seed"], spec.get("min_len", 1), spec.get("max_len", 20)
+        ), ReadStats()
+    if kind == "task":
+        options = {key: spec[key] for key in ("min_len", "max_len", "symbols", "shift") if key in spec}
+        return toy_task_pairs(spec["task"], spec["count"], spec["seed"], **options), ReadStats()
+    raise ValueError(f"unknown data kind {kind!r}")
+
+
+def load_split(specs: list[dict], data_dir: Path) -> tuple[list[Pair], ReadStats]:
+    """All sources of a split; a source with repeat = N counts N times (upsampling)."""
+    pairs, stats = [], ReadStats()
+    for spec in specs:
+        more, more_stats = load_pairs(spec, data_dir)
+        pairs += more * spec.get("repeat", 1)
+        stats = stats + more_stats
+    return pairs, stats
+
+
+def describe_sources(specs: list[dict]) -> str:
+    """The files (or generated sets) of a split, for messages."""
+    return ", ".join(spec.get("path") or spec.get("src") or f"the {spec['kind']} task" for spec in specs) or "nothing"
+
+
+def check_usable(recipe: Recipe, split: str, pairs: list[Pair], stats: ReadStats) -> None:
+    """ValueError naming the split's files unless it kept a pair (an empty or unreadable file)."""
+    if not pairs:
+        raise ValueError(
+            f"{recipe.name}: no usable {split} pair in {describe_sources(recipe.data[split])} ({stats.read} lines read, "
+            f"{stats.bad} bad, {stats.empty} empty, {stats.duplicates} duplicates)"
+        )
+
+
+def learn_tokenizer(settings: dict, pairs: list[Pair]) -> Tokenizer:
+    """The recipe's [tokenizer], learned on the training pairs only, source and target together
+    (one joint vocabulary, §5.1)."""
+    texts = [side for pair in pairs for side in pair]
+    if settings["kind"] == "bpe":
+        return Tokenizer.train_bpe(texts, settings["vocab_size"])
+    return Tokenizer.train_word_level(texts)
