@@ -31,7 +31,7 @@ def open_default_page() -> None:
 url.restore_presentation()
 st.set_page_config(
     page_title="Transformer from scratch",
-    page_icon=":material/translate:",
+    page_icon="🔤",  # an emoji: a :material/...: favicon is fetched from fonts.gstatic.com (issue #28)
     layout="wide",
     initial_sidebar_state="collapsed" if present.presenting() else "auto",
 )

@@ -21,8 +21,8 @@ from figures import (  # noqa: E402
     attention_heatmap,
     head_map,
     head_view_html,
-    query_key_tokens,
     token_probabilities,
+    translation_axes,
 )
 from transformer import load_checkpoint  # noqa: E402
 from webapp.state.checkpoints import EXAMPLES, checkpoint_names, checkpoints_dir, default_checkpoint  # noqa: E402
@@ -63,7 +63,8 @@ def page_steps(translator, text: str) -> dict[str, float]:
 
     [translation] = timed("translate", lambda: translator.translate([text]))
     weights = translation.attention[KIND].numpy()
-    queries, keys = query_key_tokens(KIND, translation.source_tokens, translation.target_tokens)
+    axes = translation_axes(KIND, translation)
+    queries, keys = axes.queries, axes.keys
     n_heads = weights.shape[1]
     # What the browser receives: Plotly figures as JSON, the head view as its HTML page.
     as_json = lambda build: lambda: plotly.io.to_json(build(), validate=False)

@@ -22,7 +22,6 @@ from .attention import (
     grid_target_index,
     head_label,
     head_map,
-    query_key_tokens,
 )
 from .attribution import attribution_heatmap, rank_correlation_bars
 from .decoding import beam_tree, finished_hypotheses, next_token_bars, sampling_bars, step_attention
@@ -37,7 +36,17 @@ from .positional import (
     similarity_by_distance,
     similarity_heatmap,
 )
-from .tokens import token_probabilities
+from .rows import (
+    TokenAxes,
+    markdown_token,
+    query_hover,
+    row_convention,
+    shift_markdown,
+    token_axes,
+    translation_axes,
+    written_tokens,
+)
+from .tokens import label, token_probabilities
 from .training import curve_steps, label_smoothing_bars, learning_rate_curve, live_curves
 
 __all__ = [
@@ -49,6 +58,7 @@ __all__ = [
     "HEAD_VIEW_FONT_SIZE",
     "KINDS",
     "KIND_TITLES",
+    "TokenAxes",
     "Panel",
     "alignment_heatmap",
     "alignment_links",
@@ -71,6 +81,8 @@ __all__ = [
     "head_view_height",
     "head_view_html",
     "importance_ranking",
+    "label",
+    "markdown_token",
     "mask_heatmap",
     "matrices_figure",
     "mixture_figure",
@@ -83,14 +95,19 @@ __all__ = [
     "positional_heatmap",
     "product_bars",
     "pruning_figure",
-    "query_key_tokens",
+    "query_hover",
     "rank_correlation_bars",
+    "row_convention",
     "sampling_bars",
+    "shift_markdown",
     "shape_label",
     "similarity_by_distance",
     "similarity_heatmap",
     "step_attention",
+    "token_axes",
     "token_probabilities",
     "training_curves",
     "training_trend",
+    "translation_axes",
+    "written_tokens",
 ]

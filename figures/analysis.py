@@ -118,9 +118,10 @@ def head_grid_target(point: dict) -> tuple[str, int, int] | None:
 
 
 def diverging_heatmap(
-    values, query_tokens: list[str], key_tokens: list[str], title: str = "", value_name: str = "change"
+    values, query_tokens: list[str], key_tokens: list[str], title: str = "", value_name: str = "change", **axes
 ) -> go.Figure:
-    """A signed (queries, keys) matrix on a diverging scale centred on 0: blue below, red above."""
+    """A signed (queries, keys) matrix on a diverging scale centred on 0: blue below, red above.
+    axes: attention_heatmap's reads and axis_titles (figures.rows.TokenAxes.options)."""
     values = np.asarray(values, dtype=float)
     # At least ±0.01: rounding noise of an unchanged map must not fill the scale.
     span = max(float(np.abs(values).max(initial=0.0)), 0.01)
@@ -133,12 +134,16 @@ def diverging_heatmap(
         value_format="+.3f",
         colorscale=DIVERGING,  # blue = less weight than before, red = more; white = unchanged
         zrange=(-span, span),
+        **axes,
     )
 
 
-def attention_change_heatmap(change, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
-    """A difference of two attention maps (queries, keys) on a diverging scale centred on 0."""
-    return diverging_heatmap(change, query_tokens, key_tokens, title, value_name="change")
+def attention_change_heatmap(
+    change, query_tokens: list[str], key_tokens: list[str], title: str = "", **axes
+) -> go.Figure:
+    """A difference of two attention maps (queries, keys) on a diverging scale centred on 0; axes
+    as for diverging_heatmap."""
+    return diverging_heatmap(change, query_tokens, key_tokens, title, value_name="change", **axes)
 
 
 def importance_ranking(order: list[tuple[str, int, int]], importance: dict) -> pd.DataFrame:
@@ -234,7 +239,7 @@ def alignment_heatmap(
         )
     )
     figure.update_xaxes(title_text="source token")
-    figure.update_yaxes(title_text="target word")
+    figure.update_yaxes(title_text="target word (its row: the step writing it)")
     figure.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
     return figure
 

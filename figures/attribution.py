@@ -13,13 +13,16 @@ from .style import BLUE, ORANGE, margin
 AGREEMENT_COLORS = {"attention": BLUE, "rollout": ORANGE}
 
 
-def attribution_heatmap(values, output_tokens: list[str], source_tokens: list[str], title: str = "") -> go.Figure:
+def attribution_heatmap(
+    values, output_tokens: list[str], source_tokens: list[str], title: str = "", reads: list[str] | None = None
+) -> go.Figure:
     """Attributions (output tokens, source tokens): red where a source token raised the output
-    token's log-probability, blue where it lowered it."""
-    figure = diverging_heatmap(values, output_tokens, source_tokens, title, value_name="attribution")
-    figure.update_xaxes(title_text="source token")
-    figure.update_yaxes(title_text="output token")
-    return figure
+    token's log-probability, blue where it lowered it. A row is named by the token written;
+    reads, what each row reads (the decoder input), goes in its hover (figures.rows)."""
+    titles = ("output token (written)", "source token")
+    return diverging_heatmap(
+        values, output_tokens, source_tokens, title, value_name="attribution", reads=reads, axis_titles=titles
+    )
 
 
 def rank_correlation_bars(output_tokens: list[str], correlations: dict[str, np.ndarray], title: str = "") -> go.Figure:

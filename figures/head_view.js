@@ -158,8 +158,9 @@
       query: drawTokens("query", data.queries, data.queryTips),
       key: drawTokens("key", data.keys, data.keyTips),
     };
-    const queryName = add(svg, "text", { class: "column-name", y: rowY(-1), "text-anchor": "end" }, "query");
-    const keyName = add(svg, "text", { class: "column-name", y: rowY(-1) }, "key");
+    const [queryHeading, keyHeading] = data.columnNames;
+    const queryName = add(svg, "text", { class: "column-name", y: rowY(-1), "text-anchor": "end" }, queryHeading);
+    const keyName = add(svg, "text", { class: "column-name", y: rowY(-1) }, keyHeading);
     const widest = (groups, name) =>
       Math.max(name.getComputedTextLength(), ...groups.map((g) => g.querySelector("text").getComputedTextLength()));
     const queryX = PAD + widest(tokens.query, queryName);

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from .attention import head_label
-from .style import CATEGORY_COLORS
+from .rows import writes_reads
+from .style import HEAD_COLORS, TICK_COLOR
 
-HEAD_COLORS = CATEGORY_COLORS
 HEAD_VIEW_MIN_WEIGHT = 0.02  # lighter lines are invisible anyway; skipping them keeps the page small
 HEAD_VIEW_FONT_SIZE = 13
 ROW_HEIGHT = 1.8  # token rows, in font sizes
@@ -65,10 +65,14 @@ def head_view_html(
     title: str = "",
     font_size: int = HEAD_VIEW_FONT_SIZE,
     filename: str = "head-view",
+    reads: list[str] | None = None,
+    column_names: tuple[str, str] = ("query", "key"),
 ) -> str:
     """The head view of one layer as an HTML page. weights (heads, queries, keys) holds every head
     of the layer (colours stay tied to head numbers); heads are the ones drawn. Lines lighter than
-    HEAD_VIEW_MIN_WEIGHT are left out. The downloads are named filename.png and filename.svg."""
+    HEAD_VIEW_MIN_WEIGHT are left out. The downloads are named filename.png and filename.svg.
+    For decoder rows named by the token they write (figures.rows), reads is what each query reads
+    (in its tooltip) and column_names the two columns' headings (TokenAxes.titles)."""
     weights = np.asarray(weights, dtype=float)
     n_queries, n_keys = len(query_tokens), len(key_tokens)
     if weights.ndim != 3 or weights.shape[1:] != (n_queries, n_keys):
@@ -76,6 +80,10 @@ def head_view_html(
     if any(not 0 <= h < len(weights) for h in heads):
         raise ValueError(f"heads {list(heads)} are not all among the {len(weights)} heads of weights")
     queries, keys = [str(t) for t in query_tokens], [str(t) for t in key_tokens]
+    if reads is not None and len(reads) != n_queries:
+        raise ValueError(f"{len(reads)} tokens read for {n_queries} queries")
+    # Tooltips are text, not markup: tokens as they are.
+    names = [f"query {q}" if reads is None else writes_reads(q, r) for q, r in zip(queries, reads or queries)]
     data = {
         "title": title,
         "filename": filename,
@@ -85,9 +93,10 @@ def head_view_html(
         "height": _drawing_height(max(n_queries, n_keys), font_size),
         "queries": queries,
         "keys": keys,
+        "columnNames": list(column_names),
         # Tooltips: each token's strongest links per head, as the hover of the other figures.
         "queryTips": [
-            f"query {queries[i]} ({i}) attends to\n"
+            f"{names[i]} ({i}) attends to\n"
             + "\n".join(f"{head_label(h)}: {_strongest(weights[h, i], keys)}" for h in heads)
             for i in range(n_queries)
         ],
@@ -117,6 +126,7 @@ def _page(data: dict) -> str:
         [
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
             '<style id="head-view-style">\n',
+            f":root {{ --tick-color: {TICK_COLOR}; }}\n",
             STYLE,
             "</style>\n</head>\n<body>\n",
             '<svg id="head-view" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Head view"></svg>\n',

@@ -50,12 +50,14 @@ def _centred_scale(values) -> dict:
 
 
 def _matrix_heatmap(matrix: np.ndarray, tokens: list[str]) -> go.Heatmap:
-    rows = [f"{label(token)} ({i})" for i, token in enumerate(tokens)]
+    rows = np.array([f"{label(token)} ({i})" for i, token in enumerate(tokens)], dtype=object)
     return go.Heatmap(
         z=matrix,
         x=list(range(matrix.shape[1])),
         y=list(range(matrix.shape[0])),
-        text=[[row] * matrix.shape[1] for row in rows],
+        # The row's token in every cell's hover, as an array: Plotly checks and copies a list of
+        # lists cell by cell, a third of the Inside page's time (the JSON is the same).
+        text=np.repeat(rows[:, None], matrix.shape[1], axis=1),
         hovertemplate="%{text}, dimension %{x}: %{z:.3f}<extra></extra>",
         **_centred_scale(matrix),
     )

@@ -3,10 +3,13 @@ given size, token axes that label every k-th token when their labels would other
 and titles wrapped to a phone's width below the chart's toolbar. Pure: a figure in, a new figure
 out (the app applies them to every chart, presentation mode with 16 px)."""
 
+import base64
 import math
 
 import numpy as np
 import plotly.graph_objects as go
+
+from .style import TICK_COLOR
 
 PLOTLY_DEFAULT_FONT, PLOTLY_DEFAULT_HEIGHT = 12, 450
 PLOTLY_DEFAULT_MARGIN = {"t": 100, "b": 80}
@@ -34,6 +37,30 @@ def present_figure_height(top: float = PRESENT_PAGE_TOP) -> float:
 
 
 PRESENT_WIDTH = present_plot_width()  # 1,660 px: a figure across the page
+# A 1366 x 768 laptop (the smallest screen a student brings): Streamlit's wide page beside the open
+# sidebar leaves about this many pixels to the page's columns.
+LAPTOP_PAGE_WIDTH = 900
+MIN_NUMBER_FONT = 12  # pixels: a number drawn in a figure is at least this large, or not drawn
+DIGIT_WIDTH = 0.6  # a character's width, in font sizes (digits and signs of a sans-serif font)
+
+
+def laptop_plot_width(columns: int = 1) -> float:
+    """The plot width a figure gets on a 1366 px laptop, in one of `columns` equal columns."""
+    return max((LAPTOP_PAGE_WIDTH - (columns - 1) * COLUMN_GAP) / columns - FIGURE_FURNITURE, 1)
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2's contrast ratio of two "#rrggbb" colours, 1 to 21 (text needs 4.5)."""
+
+    def luminance(color: str) -> float:
+        channels = [int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 LABEL_ROOM = 150  # pixels Plotly's automargin may take below a heatmap for its slanted token labels
 TOOLBAR_HEIGHT = 30  # pixels of Plotly's toolbar (the mode bar) at the top right, kept clear of the title
 MULTILINE_LIFT = 0.75  # measured in Chromium: see _clear_toolbar
@@ -110,6 +137,82 @@ def _set_sizes(spec: dict, font_size: float) -> None:
             _font(trace, "textfont", font_size)
 
 
+def _color(owner: dict, key: str) -> None:
+    owner.setdefault(key, {}).setdefault("color", TICK_COLOR)
+
+
+def _color_ticks(spec: dict) -> None:
+    """Tick labels, axis titles and colour bars in TICK_COLOR where the figure leaves them to the
+    template: Streamlit's theme draws them in a grey too faint to read (3.7:1)."""
+    layout = spec["layout"]
+    colorbars = [trace.setdefault("colorbar", {}) for trace in spec.get("data", []) if trace.get("type") == "heatmap"]
+    for name, value in layout.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            _color(value, "tickfont")
+            _color(value.setdefault("title", {}), "font")
+        elif name.startswith("coloraxis") and isinstance(value, dict):
+            colorbars.append(value.setdefault("colorbar", {}))
+    for colorbar in colorbars:
+        _color(colorbar, "tickfont")
+        _color(colorbar.setdefault("title", {}), "font")
+
+
+def _number_size(texts: list[str], font: float) -> tuple[float, float]:
+    """The pixels (width, height) the longest of texts takes at font, its lines split at <br>."""
+    lines = [line for text in texts for line in str(text).split("<br>")] or [""]
+    rows = max(str(text).count("<br>") + 1 for text in texts) if texts else 1
+    return max(len(line) for line in lines) * font * DIGIT_WIDTH, rows * font * LINE_SPACING
+
+
+def _array(value) -> np.ndarray:
+    """A trace's array as to_plotly_json gives it: a list, or Plotly's typed array (base64 bytes)."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(value if value is not None else [], dtype=object)
+
+
+def _cell_texts(trace: dict) -> list[str]:
+    """What a heatmap writes in its cells: its z formatted as its texttemplate says, or its text."""
+    template = trace.get("texttemplate") or ""
+    if template.startswith("%{z:") and template.endswith("}"):
+        spec = template[4:-1].replace("~", "")
+        values = _array(trace.get("z")).astype(float).ravel()
+        return [format(v, spec) for v in values[np.isfinite(values)]]
+    text = trace.get("text")
+    return [str(t) for t in _array(text).ravel()] if text is not None else []
+
+
+def _fit_numbers(spec: dict, width: float) -> None:
+    """Every heatmap that writes numbers in its cells at a size Plotly picks (none set, or below
+    MIN_NUMBER_FONT): at MIN_NUMBER_FONT pixels, or, where its cells (on a plot `width` pixels wide)
+    are too small for them, none written: the hover still shows each value. Plotly would otherwise
+    shrink them to fit, to 8 px and below. A heatmap that sets its cell text's size to
+    MIN_NUMBER_FONT or more (ids with their tokens, say) keeps it."""
+    layout = spec["layout"]
+    heatmaps = [t for t in spec.get("data", []) if t.get("type") == "heatmap" and t.get("texttemplate")]
+    for trace in heatmaps:
+        if (trace.get("textfont", {}).get("size") or 0) >= MIN_NUMBER_FONT and not trace["texttemplate"].startswith(
+            "%{z"
+        ):
+            continue
+        shape = _array(trace.get("z")).shape
+        if len(shape) != 2 or not all(shape):
+            continue
+        xaxis = layout.get("xaxis" + trace.get("xaxis", "x")[1:], {})
+        start, end = xaxis.get("domain", [0, 1])
+        cell = _square_cell(layout)
+        cell_width = cell or width * (end - start) / shape[1]
+        cell_height = cell or (_plot_height(layout) - LABEL_ROOM * _labelled(xaxis)) / shape[0]
+        font = max(trace.get("textfont", {}).get("size") or PLOTLY_DEFAULT_FONT, MIN_NUMBER_FONT)
+        needed_width, needed_height = _number_size(_cell_texts(trace), font)
+        if needed_width > cell_width or needed_height > cell_height:
+            trace["texttemplate"] = ""
+        else:
+            trace.setdefault("textfont", {})["size"] = font
+
+
 def _plot_height(layout: dict) -> float:
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     return (layout.get("height") or PLOTLY_DEFAULT_HEIGHT) - margin["t"] - margin["b"]
@@ -176,11 +279,15 @@ def _clear_toolbar(layout: dict) -> None:
     margin["t"] = max(margin.get("t", PLOTLY_DEFAULT_MARGIN["t"]), round(needed))
 
 
-def legible(figure: go.Figure, font_size: float | None = None, width: float = ASSUMED_WIDTH) -> go.Figure:
+def legible(
+    figure: go.Figure, font_size: float | None = None, width: float = ASSUMED_WIDTH, numbers_width: float | None = None
+) -> go.Figure:
     """figure with every text at least font_size (None: as it is), its token axes thinned so
     that their labels, at the figure's font size, do not overlap on a plot `width` pixels wide (a
     map with square cells: on its cells, as large as its height allows), and its title clear of the
-    toolbar on any width (_clear_toolbar)."""
+    toolbar on any width (_clear_toolbar); its tick labels and axis titles in TICK_COLOR, and the
+    numbers in its heatmaps' cells MIN_NUMBER_FONT pixels or more, or hidden where the cells of a
+    plot numbers_width pixels wide (default: width) are too small for them (_fit_numbers)."""
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
     if font_size is not None:
@@ -189,6 +296,8 @@ def legible(figure: go.Figure, font_size: float | None = None, width: float = AS
         _enlarge(spec, font_size)
     _clear_toolbar(layout)  # first: it may deepen the top margin, which shortens the y axes
     _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT), width)
+    _color_ticks(spec)
+    _fit_numbers(spec, width if numbers_width is None else numbers_width)
     return go.Figure(spec)
 
 

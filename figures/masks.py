@@ -58,10 +58,11 @@ def padded_ids(ids, tokens: list[list[str]], pad_id: int, title: str = "") -> go
     return figure
 
 
-def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: str = "") -> go.Figure:
+def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: str = "", **axes) -> go.Figure:
     """One mask as a (queries, keys) grid, blue where the query may attend to the key; mask may
     be any shape that broadcasts to (queries, keys), such as a padding mask's single row. The key
-    labels stand upright and are thinned to fit MASK_KEY_AXIS: three masks share a row of the page."""
+    labels stand upright and are thinned to fit MASK_KEY_AXIS: three masks share a row of the page.
+    axes: attention_heatmap's reads and axis_titles (figures.rows.TokenAxes.options)."""
     grid = np.broadcast_to(np.asarray(mask, dtype=bool), (len(query_tokens), len(key_tokens)))
     figure = attention_heatmap(
         grid.astype(float),
@@ -72,6 +73,7 @@ def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: st
         value_format=".0f",
         colorscale=MASK_SCALE,
         show_scale=False,
+        **axes,
     )
     # Three masks stand side by side: the key labels stand upright, every k-th if they would collide.
     keep = thinned_ticks(len(key_tokens), MASK_KEY_AXIS, PLOTLY_DEFAULT_FONT)
@@ -81,16 +83,19 @@ def mask_heatmap(mask, query_tokens: list[str], key_tokens: list[str], title: st
     )
 
 
-def attention_step_figures(steps: dict, query_tokens: list[str], key_tokens: list[str]) -> dict[str, go.Figure]:
+def attention_step_figures(steps: dict, query_tokens: list[str], key_tokens: list[str], **axes) -> dict[str, go.Figure]:
     """The four matrices of Eq. 1 for one head, from transformer.analysis.attention_steps, in order:
     "scores" Q·Kᵀ, "scaled" by 1/√d_k, "masked" (-inf where the mask forbids) and "weights" (the
-    softmax). The first three share one colour range, so the scaling is seen to shrink them."""
+    softmax). The first three share one colour range, so the scaling is seen to shrink them. axes:
+    attention_heatmap's reads and axis_titles (figures.rows.TokenAxes.options)."""
     scores, scaled = np.asarray(steps["scores"], dtype=float), np.asarray(steps["scaled"], dtype=float)
     mask = np.asarray(steps["mask"], dtype=bool)
     d_k = np.asarray(steps["queries"]).shape[-1]
     limit = float(np.abs(scores).max()) or 1.0
     show_values = scores.size <= MAX_CELLS_WITH_VALUES
-    score_style = dict(colorscale=DIVERGING, zrange=(-limit, limit), value_format=".2f", show_values=show_values)
+    score_style = dict(
+        colorscale=DIVERGING, zrange=(-limit, limit), value_format=".2f", show_values=show_values, **axes
+    )
 
     def scores_map(values, name: str, title: str) -> go.Figure:
         return attention_heatmap(values, query_tokens, key_tokens, title, value_name=name, **score_style)
@@ -120,5 +125,6 @@ def attention_step_figures(steps: dict, query_tokens: list[str], key_tokens: lis
             STEP_TITLES["weights"],
             value_format=".2f",
             show_values=show_values,
+            **axes,
         ),
     }

@@ -14,7 +14,13 @@ LIGHT_GREY = "#c7c7c7"
 PALE_BLUE = "#9ecae1"  # the other bars beside a blue or red one
 MASKED_COLOR = "#9e9e9e"  # what attention may not see: masked keys, −∞ scores
 HIGHLIGHT = RED  # what a figure points at: the chosen token, a selected map, an outlined head
-CATEGORY_COLORS = qualitative.D3  # one colour per head, per sine/cosine pair
+CATEGORY_COLORS = qualitative.D3  # one colour per sine/cosine pair
+# One colour per head in the head view: Okabe & Ito's eight, told apart with every common colour
+# vision deficiency (D3's green and red heads were not); yellow last, the faintest line on white.
+HEAD_COLORS = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#000000", "#f0e442"]
+# Tick labels, axis and colour bar titles: 7.8:1 on the page's white (Streamlit's Plotly theme
+# draws them in its faded grey #808495, 3.7:1, below the 4.5:1 of WCAG AA). legibility.legible sets it.
+BACKGROUND, TICK_COLOR = "#ffffff", "#4e5261"
 TRANSPARENT = "rgba(0,0,0,0)"
 CURRENT_STEP_SHADE = "#ffe9a8"  # the step a slider shows elsewhere on the page
 

@@ -6,16 +6,22 @@ or without the SentencePiece-style word-start marker "▁"; without_marker appli
 of a finished figure, so that every figure builder's token labels follow one switch (the app's
 "Show ▁" setting)."""
 
+import html
 import re
 
 import numpy as np
 import plotly.graph_objects as go
 
-from .attention import label
 from .style import LABEL_FONT_SIZE, PROBABILITY_SCALE, margin
 
 SUBWORD_MARKER = "▁"  # starts a word in a BPE vocabulary with SentencePiece-style pre-tokenization
 _MARKER_BEFORE_TEXT = re.compile(SUBWORD_MARKER + r"(?=\S)")  # a lone "▁" (a space token) stays
+
+
+def label(token: str) -> str:
+    """Plotly reads tags in labels as markup ("<s>" would strike the rest through): escape them.
+    The one escape of a token (or a title naming one) in a Plotly figure."""
+    return html.escape(token, quote=False)
 
 
 def display_token(token: str, show_marker: bool = True) -> str:

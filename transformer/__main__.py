@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .limits import MAX_BATCH_TOKENS, MAX_BEAM_SIZE, MAX_INT_DIGITS, MAX_LINE_BYTES, MAX_POSITIONS, MAX_THREADS
 from .options import BATCH_TOKENS, DATA_DIR_VARIABLE, PRECISIONS, TRAINING_PRECISIONS
 
 
@@ -17,10 +18,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+def _count(high: int):
+    """An argparse type: a whole number from 1 to high, the bound stated when it is refused."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text) if len(text) <= MAX_INT_DIGITS else None
+        except ValueError:
+            value = None
+        if value is None or not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {high:,}, got {text[:30]!r}")
+        return value
+
+    return count
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {text[:30]!r}")
     return value
 
 
@@ -57,11 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "translate", help="translate TEXT arguments, an --input file, or stdin, one sentence per line"
     )
     translate.add_argument("--checkpoint", required=True, help="checkpoint folder, e.g. checkpoints/en-de")
-    translate.add_argument("--beam-size", type=_positive, help="1 = greedy (default: the checkpoint's setting)")
-    translate.add_argument("--max-len", type=_positive, help="maximum output tokens")
+    translate.add_argument(
+        "--beam-size", type=_count(MAX_BEAM_SIZE), help="1 = greedy (default: the checkpoint's setting)"
+    )
+    translate.add_argument("--max-len", type=_count(MAX_POSITIONS), help="maximum output tokens")
     translate.add_argument("--input", type=Path, help="a file of sentences, one per line (plain text)")
     translate.add_argument(
-        "--batch-tokens", type=_positive, default=BATCH_TOKENS, help="source tokens per batch (x beam size)"
+        "--batch-tokens", type=_count(MAX_BATCH_TOKENS), default=BATCH_TOKENS, help="source tokens per batch (x beam)"
     )
     _add_runtime_options(translate)
     translate.add_argument("text", nargs="*", help="sentences to translate (none: read --input or stdin)")
@@ -69,10 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train (or resume) a recipe from configs/")
     train.add_argument("recipe", type=Path, help="e.g. configs/toy-reverse.toml")
     train.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
-    train.add_argument("--max-minutes", type=float, help="stop (resumably) after this long")
+    train.add_argument("--max-minutes", type=_minutes, help="stop (resumably) after this long")
     train.add_argument("--no-progress", action="store_true")
     train.add_argument("--precision", choices=TRAINING_PRECISIONS, help="override the recipe's [train] precision")
-    train.add_argument("--threads", type=_positive, help="override the recipe's [train] threads")
+    train.add_argument("--threads", type=_count(MAX_THREADS), help="override the recipe's [train] threads")
 
     export = commands.add_parser("export", help="write the checkpoint of a run now (averaging its last snapshots)")
     export.add_argument("recipe", type=Path)
@@ -83,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--src", required=True, type=Path, help="one sentence per line (plain or .gz)")
     evaluate.add_argument("--ref", required=True, type=Path, help="references, line by line")
-    evaluate.add_argument("--beam-size", type=_positive)
+    evaluate.add_argument("--beam-size", type=_count(MAX_BEAM_SIZE))
     evaluate.add_argument("--no-progress", action="store_true")
     _add_runtime_options(evaluate)
     return parser
@@ -92,13 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="int8/bf16: faster on the CPU")
     parser.add_argument("--int8", dest="precision", action="store_const", const="int8", help="= --precision int8")
-    parser.add_argument("--threads", type=_positive, help="CPU threads (default: the idle cores)")
+    parser.add_argument("--threads", type=_count(MAX_THREADS), help="CPU threads (default: the idle cores)")
 
 
 def text_lines(stream: BinaryIO) -> Iterator[str]:
     """The lines of a byte stream as text. Invalid UTF-8 becomes U+FFFD with a warning, never an
-    exception: every line in gets its line out."""
-    for number, raw in enumerate(stream, 1):
+    exception: every line in gets its line out. A line over MAX_LINE_BYTES (/dev/zero) is a
+    ValueError."""
+    for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise ValueError(f"input line {number}: longer than {MAX_LINE_BYTES:,} bytes, the most a line may have")
         line = raw.rstrip(b"\r\n")
         try:
             yield line.decode("utf-8")

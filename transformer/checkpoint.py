@@ -7,8 +7,8 @@ Every problem with a folder raises CheckpointError with one line naming the file
 
 import json
 import os
+import re
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +17,18 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save_file
 
+from .limits import (
+    HEADER_BYTES,
+    MAX_TENSOR_BYTES,
+    MAX_TEXT_BYTES,
+    MAX_TOKENIZER_BYTES,
+    parameter_count,
+    parse_json,
+    read_file,
+)
 from .model import ModelConfig, Transformer
 from .tokenizer import Tokenizer
-from .validation import check_decoding, check_fields, check_model_settings
+from .validation import check_decoding, check_fields, check_model_memory, check_model_settings, model_fields
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE = (
     "config.json",
@@ -37,9 +46,6 @@ CARD_FILE = "README.md"  # the model card, written by hand (or by the app's Trai
 # TOKENIZER_FILE beside them.
 STATE_FILE, SNAPSHOT_DIR, PROBE_DIR = "state.pt", "snapshots", "probes"
 FORMAT_VERSION = 1
-# The most a file of each kind is read: far above what any model here needs, far below what
-# would exhaust the memory (a link to /dev/zero, a huge file put in the folder by mistake).
-MAX_TEXT_BYTES, MAX_TOKENIZER_BYTES, MAX_TENSOR_BYTES = 16 << 20, 64 << 20, 2 << 30
 INFO_TYPES = {"name": str, "description": str, "source_language": str, "target_language": str, "training": dict}
 
 
@@ -62,6 +68,16 @@ def atomic_write(path: str | Path, write) -> None:
         raise
 
 
+def remove_leftovers(folder: Path, name: str = r"[^/]+") -> None:
+    """Remove what a killed writer left in folder: the temporary files and staging folders of
+    atomic_write and export (.NAME.xxxxxxxx.tmp) and the retired copy of replace_folder
+    (.NAME.old-PID), for the entries named `name` (a regular expression), all by default."""
+    leftover = re.compile(rf"\.(?:{name})\.(?:[a-z0-9_]{{8}}\.tmp|old-\d+)")
+    for path in folder.glob(".*") if folder.is_dir() else ():
+        if leftover.fullmatch(path.name):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def replace_folder(staging: Path, folder: Path) -> None:
     """Put the complete folder staging in place of folder: readers see the old folder or the new
     one, never a half-written one. Files only the old folder has (a model card written by hand)
@@ -82,33 +98,36 @@ def write_json(path: str | Path, data) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
 
 
-def read_bytes(path: str | Path, max_bytes: int) -> bytes:
-    """The contents of a regular file of at most max_bytes; anything else (missing, unreadable, a
-    directory or device, too large) raises CheckpointError saying which."""
+def lies_inside(folder: str | Path, name) -> bool:
+    """Whether folder/name lies inside folder once every link is resolved: a checkpoint from
+    elsewhere must not make us open /etc/passwd or another folder's weights. realpath, not
+    resolve: a symlink loop is reported when the file is read."""
     try:
-        mode, size = (info := os.stat(path)).st_mode, info.st_size
-        if stat.S_ISDIR(mode):
-            raise CheckpointError(f"{path}: a directory, not a file")
-        if not stat.S_ISREG(mode):  # a device or a pipe would never end, or block
-            raise CheckpointError(f"{path}: not a regular file")
-        if size > max_bytes:
-            raise CheckpointError(f"{path}: {size:,} bytes, more than the {max_bytes:,} this file may have")
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file is missing") from None
-    except OSError as e:  # permissions, a symlink loop ...
-        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
-    if len(data) > max_bytes:  # it grew after the check
-        raise CheckpointError(f"{path}: more than the {max_bytes:,} bytes this file may have")
-    return data
+        return isinstance(name, str) and Path(os.path.realpath(Path(folder) / name)).is_relative_to(
+            os.path.realpath(folder)
+        )
+    except ValueError:  # a NUL in the name
+        return False
+
+
+def read_bytes(path: str | Path, max_bytes: int) -> bytes:
+    """The contents of a file of a checkpoint (or run) folder: a regular file of at most max_bytes
+    that lies inside its folder; anything else (missing, unreadable, a directory or device, too
+    large, a link out of the folder) raises CheckpointError saying which."""
+    path = Path(path)
+    if not lies_inside(path.parent, path.name):
+        raise CheckpointError(f"{path}: links to outside its folder; not read")
+    try:
+        return read_file(path, max_bytes)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def read_json(path: Path) -> dict:
     try:
-        data = json.loads(read_bytes(path, MAX_TEXT_BYTES).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+        data = parse_json(read_bytes(path, MAX_TEXT_BYTES), str(path))
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     return data
@@ -139,6 +158,10 @@ def check_tensors(path: Path, tensors: dict[str, torch.Tensor], model: Transform
             raise CheckpointError(
                 f"{path}: tensor {name!r} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)} ({hint})"
             )
+        if not tensor.dtype.is_floating_point:
+            raise CheckpointError(f"{path}: tensor {name!r} is {str(tensor.dtype).removeprefix('torch.')}, not float")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values")
 
 
 def save_checkpoint(
@@ -155,17 +178,14 @@ def save_checkpoint(
     write_json(folder / CONFIG_FILE, config)
 
 
-def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """A safetensors file's tensors as stored."""
-    data = read_bytes(path, MAX_TENSOR_BYTES)
+def read_tensors(path: Path, max_bytes: int = MAX_TENSOR_BYTES) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors as stored; a file over max_bytes is refused from its size,
+    before it is read."""
+    data = read_bytes(path, max_bytes)
     try:
         return load(data)
     except (SafetensorError, ValueError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e})") from None
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    return {k: v.float() for k, v in read_tensors(path).items()}
 
 
 def check_config(config: dict, path: Path) -> ModelConfig:
@@ -180,22 +200,16 @@ def check_config(config: dict, path: Path) -> ModelConfig:
         check_model_settings(config["model"], f"{path}: invalid model settings")
         check_decoding(config.get("decoding", {}), f"{path}: invalid decoding settings")
         check_fields({k: v for k, v in config.items() if k in INFO_TYPES}, INFO_TYPES, str(path))
+        check_model_memory(config["model"], f'{path}: "model"')
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     return ModelConfig.from_dict(config["model"])
 
 
 def tokenizer_path(folder: Path, config: dict) -> Path:
-    """The tokenizer file config.json names, which must lie inside the folder: a checkpoint from
-    elsewhere must not make us open /etc/passwd."""
+    """The tokenizer file config.json names, which must lie inside the folder (lies_inside)."""
     name = config.get("tokenizer", TOKENIZER_FILE)
-    try:  # realpath, not resolve: a symlink loop is reported when the file is read
-        inside = isinstance(name, str) and Path(os.path.realpath(folder / name)).is_relative_to(
-            os.path.realpath(folder)
-        )
-    except ValueError:  # a NUL in the name
-        inside = False
-    if not inside:
+    if not lies_inside(folder, name):
         raise CheckpointError(
             f'{folder / CONFIG_FILE}: "tokenizer" must name a file inside the folder, got {name!r:.60}'
         )
@@ -224,10 +238,11 @@ def load_model(folder: str | Path) -> tuple[Transformer, Tokenizer, dict]:
             )
 
     weights_path = folder / WEIGHTS_FILE
-    tensors = load_weights(weights_path)
+    # At most float32 for every weight the config asks for: a larger file is refused unread.
+    tensors = read_tensors(weights_path, 4 * parameter_count(model_fields(config["model"])) + HEADER_BYTES)
     skeleton = Transformer.skeleton(model_config)  # shapes only: sizes the file does not back are never allocated
     check_tensors(weights_path, tensors, skeleton, f"does it match {CONFIG_FILE}?")
-    return skeleton.assign_weights(tensors).eval(), tokenizer, config
+    return skeleton.assign_weights({k: v.float() for k, v in tensors.items()}).eval(), tokenizer, config
 
 
 @dataclass

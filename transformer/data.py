@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .limits import MAX_DATA_BYTES, MAX_LINE_BYTES, check_readable
 from .tokenizer import Tokenizer
 
 Pair = tuple[str, str]  # (source, target)
@@ -50,15 +51,32 @@ def normalize(text: str) -> str:
 
 
 def _raw_lines(path: str | Path) -> Iterator[bytes]:
+    """The lines of a regular text file, plain or gzip, streamed: ValueError at the first line over
+    MAX_LINE_BYTES or holding a NUL (a binary file), or once MAX_DATA_BYTES are read."""
     path = Path(path)
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
+    check_readable(path, MAX_DATA_BYTES)  # a device, a pipe or a folder is refused unopened
     try:
+        with path.open("rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
         with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
-            for line in f:
-                yield line.rstrip(b"\r\n")
+            yield from _bounded_lines(f, path)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # a cut download: the whole file is suspect
         raise ValueError(f"{path}: truncated or corrupt gzip file ({e})") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def _bounded_lines(f, path: Path) -> Iterator[bytes]:
+    total, number = 0, 0
+    while line := f.readline(MAX_LINE_BYTES + 1):
+        number, total = number + 1, total + len(line)
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError(f"{path}:{number}: a line longer than {MAX_LINE_BYTES:,} bytes, the most a line may have")
+        if b"\0" in line:
+            raise ValueError(f"{path}:{number}: a NUL byte: a binary file, not text")
+        if total > MAX_DATA_BYTES:
+            raise ValueError(f"{path}: more than {MAX_DATA_BYTES:,} bytes of text, the most a data file may have")
+        yield line.rstrip(b"\r\n")
 
 
 def read_lines(path: str | Path, stats: ReadStats) -> list[str | None]:

@@ -11,6 +11,7 @@ set and the probes' attention history, then scores it on the recipe's dev and te
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,6 +33,7 @@ from .checkpoint import (
     load_dev_sample,
     load_model,
     read_tensors,
+    remove_leftovers,
     replace_folder,
     save_checkpoint,
     unique_state_dict,
@@ -99,6 +101,7 @@ def export_checkpoint(run: "TrainingRun") -> Path:
     one without metrics.json."""
     output = Path(run.recipe.output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(output.parent, re.escape(output.name))  # of an export killed before this one
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
     try:
         staging.chmod(0o755)  # mkdtemp makes an owner-only folder; a checkpoint is meant to be shared

@@ -7,7 +7,6 @@ corpus cut into train/dev/test by a hash of each source sentence (transformer.da
 generated toy task. How each shipped corpus is cut is fixed once, in CORPUS_SPLITS.
 """
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -22,9 +21,30 @@ from .data import (
     split_pairs,
     toy_task_pairs,
 )
+from .limits import (
+    MAX_ACCUMULATE,
+    MAX_AVERAGED,
+    MAX_BATCH_TOKENS,
+    MAX_DATA_BYTES,
+    MAX_GENERATED_PAIRS,
+    MAX_POSITIONS,
+    MAX_RECIPE_BYTES,
+    MAX_REPEAT,
+    MAX_SEED,
+    MAX_SPLIT_PAIRS,
+    MAX_STEPS,
+    MAX_TASK_LENGTH,
+    MAX_THREADS,
+    MAX_TRAINING_TOKENS,
+    check_memory,
+    check_readable,
+    parse_toml,
+    read_file,
+    training_bytes,
+)
 from .options import TRAINING_PRECISIONS
 from .tokenizer import Tokenizer
-from .validation import check_decoding, check_fields, check_model_settings, dataclass_hints
+from .validation import check_decoding, check_fields, check_model_settings, dataclass_hints, model_fields
 
 
 @dataclass
@@ -56,12 +76,15 @@ class TrainSettings:
 
 
 TRAIN_RANGES = {  # TrainSettings fields with bounds: (low, high), None for none
-    **dict.fromkeys(["max_steps", "max_tokens", "accumulate", "warmup", "eval_every", "log_every"], (1, None)),
-    **dict.fromkeys(["average_last", "dev_loss_sentences", "dev_bleu_sentences"], (1, None)),
+    **dict.fromkeys(["max_steps", "warmup", "eval_every", "log_every"], (1, MAX_STEPS)),
+    **dict.fromkeys(["dev_loss_sentences", "dev_bleu_sentences"], (1, None)),
     **dict.fromkeys(["lr_scale", "adam_eps", "clip_norm", "save_minutes", "save_every", "snapshot_every"], (0, None)),
-    "threads": (0, None),
+    "max_tokens": (1, MAX_BATCH_TOKENS),
+    "accumulate": (1, MAX_ACCUMULATE),
+    "average_last": (1, MAX_AVERAGED),
+    "threads": (0, MAX_THREADS),
     "label_smoothing": (0, 1),
-    "max_sentence_tokens": (2, None),  # a token and EOS
+    "max_sentence_tokens": (2, MAX_POSITIONS),  # a token and EOS
 }
 TOKENIZER_DECIDES = {"src_vocab_size": 4, "tgt_vocab_size": 4, "pad_id": 0, "bos_id": 1, "eos_id": 2}  # stand-ins
 DEFAULT_TOKENIZER = {"kind": "bpe", "vocab_size": 8000}
@@ -71,8 +94,9 @@ DATA_SOURCES = {"parallel": ("src", "tgt"), "tsv": ("path",), "reverse": ("count
 DATA_SOURCES["task"] = ("task", "count", "seed")  # a toy task of TASKS, generated
 SOURCE_TYPES = {"kind": str, "src": str, "tgt": str, "path": str, "split": str, "dev_fraction": float}
 SOURCE_TYPES |= {"test_fraction": float, "count": int, "seed": int, "min_len": int, "max_len": int, "repeat": int}
-SOURCE_RANGES = {"dev_fraction": (0, 1), "test_fraction": (0, 1), "count": (0, None), "min_len": (1, None)}
-SOURCE_RANGES |= {"max_len": (1, None), "repeat": (1, None)}
+SOURCE_RANGES = {"dev_fraction": (0, 1), "test_fraction": (0, 1), "count": (0, MAX_GENERATED_PAIRS)}
+SOURCE_RANGES |= {"min_len": (1, MAX_TASK_LENGTH), "max_len": (1, MAX_TASK_LENGTH), "repeat": (1, MAX_REPEAT)}
+SOURCE_RANGES |= {"seed": (0, MAX_SEED)}
 SOURCE_TYPES |= {"task": str, "symbols": int, "shift": int}
 SOURCE_RANGES |= {"symbols": (1, len(SYMBOLS)), "shift": (0, None)}
 SPLITS = ("train", "dev", "test")
@@ -140,9 +164,8 @@ def check_data(data, where: str) -> None:
     checked by check_source, and every split of one corpus cut by the same fractions (else a
     sentence could be in two splits)."""
     check_fields(data, {"train": list, "dev": list, "test": dict}, where, required=("train", "dev"))
-    splits = {"train": data["train"], "dev": data["dev"], **{f"test.{k}": v for k, v in data.get("test", {}).items()}}
     cuts = {}  # corpus path -> (its fractions, the split that first named them)
-    for split, specs in splits.items():
+    for split, specs in data_splits(data).items():
         for spec in specs if isinstance(specs, list) else [None]:
             check_source(spec, f"{where} {split}")
             if spec["kind"] != "tsv" or "split" not in spec:
@@ -154,6 +177,51 @@ def check_data(data, where: str) -> None:
                     f"{where} {split}: {spec['path']} is cut by (dev_fraction, test_fraction) {fractions} here "
                     f"but {first} in {first_split}: a sentence could be in both"
                 )
+        generated = sum(spec.get("count", 0) * spec.get("repeat", 1) for spec in specs)
+        if generated > MAX_SPLIT_PAIRS:
+            raise ValueError(
+                f"{where} {split}: {generated:,} generated pairs (count x repeat), more than {MAX_SPLIT_PAIRS:,}"
+            )
+
+
+def data_splits(data: dict) -> dict[str, list]:
+    """[data]'s splits by name: train, dev, test.NAME -> its sources."""
+    return {"train": data["train"], "dev": data["dev"], **{f"test.{k}": v for k, v in data.get("test", {}).items()}}
+
+
+def check_data_files(recipe: "Recipe", data_dir: Path) -> None:
+    """ValueError naming the recipe, the split and the file unless every file of every split
+    (test sets included: they are read at export, hours later) is a readable regular file."""
+    for split, specs in data_splits(recipe.data).items():
+        for spec in specs:
+            for key in ("src", "tgt", "path"):
+                if key in spec:
+                    try:
+                        check_readable(data_dir / spec[key], MAX_DATA_BYTES)
+                    except ValueError as e:
+                        raise ValueError(f"{recipe.where} [data] {split} {key}: {e}") from None
+
+
+def check_optimizer(train: dict, where: str) -> None:
+    """Adam's settings, which torch would refuse only at the first step, or not at all."""
+    betas, eps = train.get("adam_betas", (0.9, 0.98)), train.get("adam_eps", 1e-9)
+    if not all(0 <= beta < 1 for beta in betas):
+        raise ValueError(f"{where}: 'adam_betas' must each be in [0, 1), got {list(betas)}")
+    if not eps > 0:
+        raise ValueError(f"{where}: 'adam_eps' must be > 0, got {eps}")
+    tokens = train["max_steps"] * train.get("max_tokens", 4096) * train.get("accumulate", 1)
+    if tokens > MAX_TRAINING_TOKENS:
+        raise ValueError(
+            f"{where}: max_steps x max_tokens x accumulate is {tokens:,} tokens, more than {MAX_TRAINING_TOKENS:,}"
+        )
+
+
+def check_training_memory(model: dict, train: dict, vocabulary: int, where: str) -> None:
+    """ValueError naming `where` unless training this model (weights, gradients, Adam, one batch)
+    fits in memory: asked before any tensor is allocated."""
+    full = model_fields({**TOKENIZER_DECIDES, **model, "src_vocab_size": vocabulary, "tgt_vocab_size": vocabulary})
+    needed = training_bytes(full, train.get("max_tokens", 4096), train.get("max_sentence_tokens", 100))
+    check_memory(needed, where, f"training this model ({vocabulary:,} tokens, [train] max_tokens)")
 
 
 @dataclass
@@ -171,16 +239,13 @@ class Recipe:
     seed: int = 1
     probes: list[list[str]] = field(default_factory=list)  # (source, reference) pairs
     description: str = ""
+    where: str = field(default="recipe", compare=False)  # the file, for messages; not a TOML key
 
     @classmethod
     def load(cls, path: str | Path, **overrides) -> "Recipe":
         """Read a TOML recipe with every field checked: a bad one fails here in one line (ValueError
         naming the file and the field), before any data is read or any training time is spent."""
-        try:
-            with open(path, "rb") as f:
-                values = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from None
+        values = parse_toml(read_file(path, MAX_RECIPE_BYTES), str(path))
         return cls.from_values({**values, **overrides}, str(path))
 
     @classmethod
@@ -189,9 +254,11 @@ class Recipe:
         page), checked as load checks a file; messages name `path`."""
         values = dict(values)
         hints, required = dataclass_hints(cls)
-        check_fields(values, {**hints, "train": dict}, str(path), required=required)
+        del hints["where"]
+        check_fields(values, {**hints, "train": dict}, str(path), {"seed": (0, MAX_SEED)}, required)
         train_hints, train_required = dataclass_hints(TrainSettings)
         check_fields(values["train"], train_hints, f"{path} [train]", TRAIN_RANGES, train_required)
+        check_optimizer(values["train"], f"{path} [train]")
         if decided := sorted(set(values["model"]) & set(TOKENIZER_DECIDES)):
             raise ValueError(f"{path} [model]: {decided[0]!r} is decided by the tokenizer, leave it out")
         check_model_settings({**TOKENIZER_DECIDES, **values["model"]}, f"{path} [model]")
@@ -204,8 +271,10 @@ class Recipe:
         if any(len(probe) != 2 for probe in values.get("probes", [])):
             raise ValueError(f"{path}: every probe must be a [source, reference] pair")
         check_data(values["data"], f"{path} [data]")
+        vocabulary = tokenizer.get("vocab_size", TOKENIZER_DECIDES["src_vocab_size"])  # a word list's: found later
+        check_training_memory(values["model"], values["train"], vocabulary, f"{path} [model]")
         values["train"] = TrainSettings(**values["train"])
-        return cls(**values)
+        return cls(**values, where=str(path))
 
 
 # -- reading the data ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import LOG_FILE, PROBE_DIR, SNAPSHOT_DIR, STATE_FILE, TOKENIZER_FILE, atomic_write
+from .checkpoint import LOG_FILE, PROBE_DIR, SNAPSHOT_DIR, STATE_FILE, TOKENIZER_FILE, atomic_write, remove_leftovers
 from .data import BatchStream, collate, encode_pairs, token_batches
 from .evaluation import score, translate_all
 from .export import average_snapshots, export_checkpoint, save_probes, save_snapshot, step_files
@@ -31,7 +31,7 @@ from .model import ModelConfig, Transformer
 from .objective import learning_rate
 from .options import default_data_dir
 from .precision import autocast
-from .recipe import Recipe, check_usable, learn_tokenizer, load_split
+from .recipe import Recipe, check_data_files, check_training_memory, check_usable, learn_tokenizer, load_split
 from .speed import speed_up
 from .threads import ThreadGovernor, configure_threads
 from .tokenizer import Tokenizer
@@ -76,7 +76,11 @@ class TrainingRun:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.run_dir = Path(recipe.run_dir)
         self.progress = progress
+        check_data_files(recipe, self.data_dir)  # every split's, test sets too: before any step
         self.dist = setup_distributed()
+        if self.dist.main:
+            for folder in (self.run_dir, self.run_dir / SNAPSHOT_DIR, self.run_dir / PROBE_DIR):
+                remove_leftovers(folder)  # the temporary files of a killed run
         configure_threads(self.settings.threads)
         # Unless told how many, follow the load while training: other work on the machine takes
         # cores from us, and gives them back, without either side crawling (transformer.threads).
@@ -121,6 +125,7 @@ class TrainingRun:
     def _build_model(self) -> None:
         recipe, settings = self.recipe, self.settings
         vocab = self.tokenizer.vocab_size
+        check_training_memory(recipe.model, vars(settings), vocab, f"{recipe.where} [model]")  # before any tensor
         ids = {"pad_id": self.tokenizer.pad_id, "bos_id": self.tokenizer.bos_id, "eos_id": self.tokenizer.eos_id}
         self.config = ModelConfig(src_vocab_size=vocab, tgt_vocab_size=vocab, **ids, **recipe.model)
         torch.manual_seed(recipe.seed)  # same initial weights on every rank
@@ -143,6 +148,8 @@ class TrainingRun:
 
     def _resume(self) -> None:
         if not self.state_path.exists():
+            if self.dist.main:
+                self._forget_after(0)  # a run killed before its first save: start it afresh
             return
         state = torch.load(self.state_path, map_location=self.dist.device, weights_only=True)
         self.model.load_state_dict(state["model"])

@@ -10,9 +10,18 @@ import typing
 from dataclasses import MISSING, fields
 
 from .config import ModelConfig, check_heads
+from .limits import (
+    MAX_BEAM_SIZE,
+    MAX_FF_WIDTH,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_POSITIONS,
+    MAX_VOCABULARY,
+    MAX_WIDTH,
+    check_memory,
+    inference_bytes,
+)
 
-MAX_POSITIONS = 65_536  # a model's max_len: its positional table (max_len x d_model) is allocated in full
-MAX_BEAM_SIZE = 64
 DECODING_TYPES = {"beam_size": int, "length_penalty": float, "max_len_a": float, "max_len_b": int}
 DECODING_RANGES = {
     "beam_size": (1, MAX_BEAM_SIZE),
@@ -21,13 +30,13 @@ DECODING_RANGES = {
     "max_len_b": (0, None),
 }
 MODEL_RANGES = {
-    "src_vocab_size": (1, None),
-    "tgt_vocab_size": (1, None),
-    "d_model": (1, None),
-    "n_heads": (1, None),
-    "n_encoder_layers": (1, None),
-    "n_decoder_layers": (1, None),
-    "d_ff": (1, None),
+    "src_vocab_size": (1, MAX_VOCABULARY),
+    "tgt_vocab_size": (1, MAX_VOCABULARY),
+    "d_model": (1, MAX_WIDTH),
+    "n_heads": (1, MAX_HEADS),
+    "n_encoder_layers": (1, MAX_LAYERS),
+    "n_decoder_layers": (1, MAX_LAYERS),
+    "d_ff": (1, MAX_FF_WIDTH),
     "dropout": (0, 1),
     "attention_dropout": (0, 1),
     "max_len": (2, MAX_POSITIONS),  # room for one token and EOS
@@ -100,12 +109,17 @@ def dataclass_hints(cls) -> tuple[dict, tuple[str, ...]]:
     return {f.name: hints[f.name] for f in fields(cls)}, required
 
 
+def model_fields(values: dict) -> dict:
+    """Every ModelConfig field: values over the defaults."""
+    return {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING} | values
+
+
 def check_model_settings(values, where: str) -> dict:
     """ModelConfig's fields, checked one by one, and the relations between them that the model
     relies on (heads dividing d_model, special ids inside both vocabularies)."""
     hints, required = dataclass_hints(ModelConfig)
     check_fields(values, hints, where, MODEL_RANGES, required)
-    full = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING} | values
+    full = model_fields(values)
     check_heads(full["d_model"], full["n_heads"], where)
     vocabulary = min(full["src_vocab_size"], full["tgt_vocab_size"])
     for name in ("pad_id", "bos_id", "eos_id"):
@@ -114,6 +128,12 @@ def check_model_settings(values, where: str) -> dict:
     if full["tie_embeddings"] and full["src_vocab_size"] != full["tgt_vocab_size"]:
         raise ValueError(f"{where}: 'tie_embeddings' needs 'src_vocab_size' == 'tgt_vocab_size'")
     return values
+
+
+def check_model_memory(values: dict, where: str) -> None:
+    """ValueError naming `where` unless a model of these (checked) settings fits in memory to be
+    loaded and run: asked before any tensor is allocated."""
+    check_memory(inference_bytes(model_fields(values)), where, "the model (loaded and run)")
 
 
 def check_decoding(values, where: str) -> dict:

@@ -37,6 +37,7 @@ PAGES = (
     Page("analysis", "Analysis", ":material/insights:", "webapp/pages/analysis.py"),
     Page("lecture", "Lecture", ":material/school:", "webapp/pages/lecture.py"),
     Page("train", "Train", ":material/model_training:", "webapp/pages/train.py"),
+    Page("glossary", "Glossary", ":material/menu_book:", "webapp/pages/glossary.py"),
 )
 DEFAULT = PAGES[0]  # where the root (/) forwards
 _BY_URL_PATH = {page.url_path: page for page in PAGES}

@@ -5,6 +5,8 @@ test-artifacts/lecture-step-N.png and present-PAGE.png.
 
 Without Chromium (or Playwright) these tests skip, except under CI=true, where they fail."""
 
+import json
+
 import pytest
 
 from tests.browser.chromium import ARTIFACTS, wait_until_idle
@@ -20,7 +22,11 @@ TIMEOUT_MS = 90_000
 PROJECTOR = {"width": 1920, "height": 1080}
 
 
-STEPS = len(app_lecture.load_lecture().steps)
+LECTURE = app_lecture.load_lecture()
+STEPS = len(LECTURE.steps)
+
+# The first visible chart of the slide: its whole plot (Plotly's SVG, axis labels and titles inside it).
+FIRST_CHART = ".js-plotly-plot >> visible=true"
 
 
 PAGES = [path for path in ("inside",) if registry.page(path)]
@@ -30,6 +36,9 @@ PAGES = ["translate", "positional-encoding", "masks", *PAGES, "decoding", "model
 
 
 FIGURES = ".js-plotly-plot, .st-key-head_view iframe"
+# What the audience sees first: the lecture hides, on the projector, what its step's page draws
+# before the step's figure (those figures are in the page, hidden).
+VISIBLE_FIGURES = f"{FIGURES} >> visible=true"
 
 
 # Pages whose main figure fits the screen whole, below their controls: the attention map, the next
@@ -70,24 +79,58 @@ def top(page, selector: str) -> float:
     return page.locator(selector).first.evaluate("element => element.getBoundingClientRect().top")
 
 
+def first_chart(page, number: int) -> dict:
+    """The slide's first visible chart: its box, and whether it is the step's named figure."""
+    chart = page.locator(FIRST_CHART).first
+    chart.wait_for()
+    page.wait_for_timeout(500)  # Plotly's last redraw at the final width
+    box = chart.bounding_box()
+    figure = LECTURE.steps[number - 1].figure
+    named = figure is None or chart.evaluate("(element, key) => !!element.closest('.st-key-' + key)", figure)
+    return {"top": box["y"], "bottom": box["y"] + box["height"], "named": named}
+
+
 def test_the_lecture_step_by_step_with_the_arrow_keys(projector, server):
+    """Every slide: no exception, and its first chart, the figure "What to look at" names, whole
+    above the fold of a 1920 x 1080 projector (its axis labels included); the notes fold away."""
     page = projector
     page.goto(f"{server}/lecture?step=1")
+    bottoms = {}
     for number in range(1, STEPS + 1):
         if number > 1:
             page.evaluate("document.activeElement?.blur()")  # the key goes to the page, not to a widget
             page.keyboard.press("ArrowRight")
         page.wait_for_url(f"**step={number}**")
         page.get_by_text(f"{number} / {STEPS} ·").wait_for()
-        page.locator(FIGURES).first.wait_for()
+        page.locator(f"{FIGURES} >> visible=true").first.wait_for()
         wait_until_idle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, number
-        assert page.locator(".st-key-lecture_narrative").inner_text().strip(), number
+        assert page.locator(".st-key-lecture_narrative").count() == 0, number  # folded away
         assert "present=1" in page.url
+        bottoms[number] = first_chart(page, number)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / f"lecture-step-{number}.png")
+    (ARTIFACTS / "lecture-chart-bottoms.json").write_text(json.dumps(bottoms, indent=1))
+    assert all(box["bottom"] <= PROJECTOR["height"] for box in bottoms.values()), bottoms
+    assert all(box["named"] for box in bottoms.values()), bottoms
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(f"**step={STEPS - 1}**")
+
+
+def test_the_notes_the_answer_and_the_code_come_with_a_key(projector, server):
+    page = projector
+    page.goto(f"{server}/lecture?step=1")
+    page.locator(".st-key-attention_map .js-plotly-plot").wait_for()
+    wait_until_idle(page)
+    page.evaluate("document.activeElement?.blur()")
+    page.keyboard.press("n")
+    page.locator(".st-key-lecture_narrative").get_by_text("What to look at").wait_for()
+    assert "The row writing Hunde puts" in page.locator(".st-key-lecture_narrative").inner_text()
+    page.keyboard.press("a")
+    page.locator(".st-key-lecture_question").get_by_text("Answer:").wait_for()
+    assert "Schnee puts" in page.locator(".st-key-lecture_question").inner_text()
+    page.keyboard.press("k")
+    page.locator(".st-key-lecture_source").get_by_text("◀ here").wait_for()
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -96,12 +139,12 @@ def test_presentation_mode_on_a_projector(projector, server, path):
     figure is under 16 px."""
     page = projector
     page.goto(f"{server}/{path}?present=1")
-    page.locator(FIGURES).first.wait_for()
+    page.locator(VISIBLE_FIGURES).first.wait_for()
     wait_until_idle(page)
     page.wait_for_timeout(500)  # Plotly's last redraw at the final width
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stSidebar"]').get_attribute("aria-expanded") != "true"
-    assert top(page, FIGURES) < PROJECTOR["height"]
+    assert top(page, VISIBLE_FIGURES) < PROJECTOR["height"]
     if path in WHOLE_ABOVE_THE_FOLD:
         main_figure = page.locator(f".st-key-{WHOLE_ABOVE_THE_FOLD[path]} .js-plotly-plot").first.bounding_box()
         assert main_figure["y"] + main_figure["height"] <= PROJECTOR["height"]

@@ -128,7 +128,10 @@ def test_alignment_heatmap_circles_the_links():
     assert list(circles.x) == [1, 0, 2] and list(circles.y) == [0, 1, 2]  # (source, target word)
     assert list(figure.layout.yaxis.ticktext) == WORDS
     assert list(figure.layout.xaxis.ticktext)[-1] == "&lt;/s&gt;"
-    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("source token", "target word")
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == (
+        "source token",
+        "target word (its row: the step writing it)",
+    )
 
 
 def test_alignment_links_join_source_and_target_with_the_weight_as_opacity():

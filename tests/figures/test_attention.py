@@ -10,13 +10,14 @@ from figures import (
     attention_table,
     grid_target_index,
     head_map,
-    query_key_tokens,
+    token_axes,
 )
 
 SOURCE = ["▁the", "▁cat", "▁saw", "▁the", "▁dog", "</s>"]  # "the" twice: rows must not merge
 
 
-TARGET = ["<s>", "▁die", "▁Katze"]
+TARGET = ["<s>", "▁die", "▁Katze"]  # the decoder input: what each position reads
+OUTPUT = ["▁die", "▁Katze", "</s>"]  # what each position writes: the decoder rows' names
 
 
 # Plotly reads "<s>" as a strike-through tag, so labels escape it.
@@ -30,16 +31,27 @@ def random_attention(*shape) -> np.ndarray:
     return torch.rand(shape).softmax(dim=-1).numpy()  # torch: seeded per test by conftest
 
 
-def test_query_key_tokens_per_kind():
-    assert query_key_tokens("encoder", SOURCE, TARGET) == (SOURCE, SOURCE)
-    assert query_key_tokens("decoder", SOURCE, TARGET) == (TARGET, TARGET)
-    assert query_key_tokens("cross", SOURCE, TARGET) == (TARGET, SOURCE)
+def test_attention_table_has_what_a_decoder_row_writes_and_reads():
+    weights = random_attention(1, 1, len(OUTPUT), len(SOURCE))
+    axes = token_axes("cross", SOURCE, TARGET, OUTPUT)
+    table = attention_table("cross", weights, axes.queries, axes.keys, axes.reads)
+    first = table[table["query_position"] == 0].iloc[0]
+    assert (first["query_writes"], first["query_reads"]) == ("▁die", "<s>")
+    last = table[table["query_position"] == 2].iloc[0]
+    assert (last["query_writes"], last["query_reads"]) == ("</s>", "▁Katze")
+    encoder = attention_table("encoder", random_attention(1, 1, 2, 2), SOURCE[:2], SOURCE[:2])
+    assert list(encoder["query_writes"]) == [""] * 4 and list(encoder["query_reads"]) == [
+        "▁the",
+        "▁the",
+        "▁cat",
+        "▁cat",
+    ]
 
 
 def test_head_map_picks_one_head_or_averages():
     weights = random_attention(2, 4, 3, 6)
     np.testing.assert_array_equal(head_map(weights, 1, 2), weights[1, 2])
-    np.testing.assert_allclose(head_map(weights, 0, None), weights[0].mean(axis=0))
+    np.testing.assert_allclose(head_map(weights, 0, None), weights[0].mean(axis=0), rtol=1e-6)  # float32 sums
 
 
 def test_heatmap_has_tokens_on_both_axes_and_repeated_tokens_stay_apart():
@@ -99,13 +111,14 @@ def test_grid_click_targets_map_back_to_layer_and_head():
 
 def test_attention_table_is_long_format():
     weights = random_attention(2, 3, len(TARGET), len(SOURCE))
-    table = attention_table("cross", weights, TARGET, SOURCE)
+    table = attention_table("cross", weights, OUTPUT, SOURCE, TARGET)
     assert list(table.columns) == [
         "kind",
         "layer",
         "head",
         "query_position",
-        "query_token",
+        "query_writes",
+        "query_reads",
         "key_position",
         "key_token",
         "weight",
@@ -119,7 +132,8 @@ def test_attention_table_is_long_format():
         "layer": 2,
         "head": 3,
         "query_position": 1,
-        "query_token": "▁die",
+        "query_writes": "▁Katze",
+        "query_reads": "▁die",
         "key_position": 3,
         "key_token": "▁the",
         "weight": weights[1, 2, 1, 3],

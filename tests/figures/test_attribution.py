@@ -17,7 +17,7 @@ def test_attribution_heatmap_draws_the_values_on_a_scale_centred_on_zero():
     np.testing.assert_array_equal(np.asarray(heatmap.z, dtype=float), values)
     assert (heatmap.zmin, heatmap.zmax) == (-2.0, 2.0)  # the largest magnitude, on both sides
     assert figure.layout.xaxis.title.text == "source token"
-    assert figure.layout.yaxis.title.text == "output token"
+    assert figure.layout.yaxis.title.text == "output token (written)"
     assert "attribution" in heatmap.hovertemplate
 
 

@@ -220,3 +220,43 @@ def test_square_cells_leave_other_figures_alone():
 def test_the_translate_heatmap_with_its_click_targets_gets_square_cells():
     figure = attention_heatmap(np.random.rand(5, 8), list("abcde"), list("ABCDEFGH"), "map")
     assert square_cells(figure).layout.yaxis.scaleanchor == "x"
+
+
+def test_tick_labels_and_axis_titles_are_drawn_in_the_dark_tick_colour():
+    from figures.style import TICK_COLOR
+
+    tokens = ["a", "b", "c"]
+    spec = legible(attention_heatmap(np.eye(3), tokens, tokens)).to_plotly_json()
+    for axis in ("xaxis", "yaxis"):
+        assert spec["layout"][axis]["tickfont"]["color"] == TICK_COLOR
+        assert spec["layout"][axis]["title"]["font"]["color"] == TICK_COLOR
+    assert spec["data"][0]["colorbar"]["tickfont"]["color"] == TICK_COLOR
+    grid = legible(attention_grid(np.full((2, 2, 3, 3), 1 / 3))).to_plotly_json()
+    assert grid["layout"]["coloraxis"]["colorbar"]["tickfont"]["color"] == TICK_COLOR
+
+
+def score_map(n: int) -> go.Figure:
+    tokens = [f"t{i}" for i in range(n)]
+    scores = np.linspace(-9.99, 9.99, n * n).reshape(n, n)
+    return attention_heatmap(scores, tokens, tokens, zrange=(-10, 10), value_format=".2f", show_values=True)
+
+
+def test_numbers_in_cells_are_at_least_12_px_or_not_drawn():
+    from figures.legibility import MIN_NUMBER_FONT, laptop_plot_width
+
+    # Two columns on a 1366 px laptop: "-9.99" at 12 px needs 36 px, a cell of 12 tokens gets 20.
+    small = legible(score_map(12), numbers_width=laptop_plot_width(2)).to_plotly_json()["data"][0]
+    assert not small["texttemplate"]  # hidden: the hover still has each value
+    wide = legible(score_map(4), numbers_width=laptop_plot_width(1)).to_plotly_json()["data"][0]
+    assert wide["texttemplate"] == "%{z:.2f}" and wide["textfont"]["size"] == MIN_NUMBER_FONT
+    # On the projector, in 16 px, numbers stay where square cells hold them.
+    projected = legible(square_cells(score_map(6)), 16, numbers_width=PRESENT_WIDTH).to_plotly_json()["data"][0]
+    assert projected["texttemplate"] == "%{z:.2f}" and projected["textfont"]["size"] == 16
+
+
+def test_ids_a_figure_sizes_itself_keep_their_size():
+    from figures import padded_ids
+
+    figure = padded_ids(np.arange(24).reshape(2, 12), [["▁token"] * 12] * 2, pad_id=0)
+    trace = legible(figure, numbers_width=100).to_plotly_json()["data"][0]
+    assert trace["texttemplate"] == "%{text}" and trace["textfont"]["size"] >= 12

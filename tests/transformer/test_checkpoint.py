@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,8 @@ def replaced(name: str, make):
         ),
         # Not a regular file: named for what it is, never read (/dev/zero would never end).
         (replaced(WEIGHTS_FILE, Path.mkdir), WEIGHTS_FILE, "a directory"),
-        (replaced(WEIGHTS_FILE, lambda p: p.symlink_to("/dev/zero")), WEIGHTS_FILE, "not a regular"),
+        (replaced(WEIGHTS_FILE, lambda p: p.symlink_to("/dev/zero")), WEIGHTS_FILE, "outside its folder"),
+        (replaced(WEIGHTS_FILE, os.mkfifo), WEIGHTS_FILE, "not a regular"),
         (replaced(TOKENIZER_FILE, lambda p: p.symlink_to(p)), TOKENIZER_FILE, "cannot be read"),
         (replaced(CONFIG_FILE, lambda p: p.symlink_to(p.parent / "gone.json")), CONFIG_FILE, "missing"),
     ],
@@ -219,3 +221,25 @@ def test_a_tied_weight_stored_under_both_names_is_reported(tiny_checkpoint):
     save_file({name: tensor.clone() for name, tensor in model.state_dict().items()}, weights)  # 3 copies
     with pytest.raises(CheckpointError, match=f"{WEIGHTS_FILE}: unexpected tensor 'generator.weight'"):
         load_checkpoint(tiny_checkpoint)
+
+
+def test_leftovers_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
+    """Issue #28: a kill during export left .NAME.xxxxxxxx.tmp for good; the next export removes it."""
+    for name in (".en-de.abcd_123.tmp", ".en-de.old-4242", ".config.json.x1y2z3w4.tmp"):
+        (tmp_path / name).mkdir()
+    for kept in ("en-de", ".en-de-2.abcd_123.tmp", ".hidden", "notes.tmp"):
+        (tmp_path / kept).mkdir()
+    checkpoint.remove_leftovers(tmp_path, "en\\-de")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".config.json.x1y2z3w4.tmp", "en-de", ".en-de-2.abcd_123.tmp", ".hidden", "notes.tmp"]
+    )
+    checkpoint.remove_leftovers(tmp_path)
+    assert ".config.json.x1y2z3w4.tmp" not in {p.name for p in tmp_path.iterdir()}
+
+
+def test_no_file_of_a_checkpoint_is_read_through_a_link_out_of_its_folder(tiny_checkpoint, tmp_path):
+    outside = tmp_path / "elsewhere.tsv"
+    outside.write_text("a\tb\n")
+    (tiny_checkpoint / SAMPLE_FILE).symlink_to(outside)
+    with pytest.raises(CheckpointError, match="outside its folder"):
+        load_dev_sample(tiny_checkpoint)

@@ -6,10 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from tests.helpers import ROOT, assert_same_weights, cli_env
 from tests.transformer.tiny_run import write_recipe
@@ -21,6 +22,7 @@ from transformer.checkpoint import (
     LOG_FILE,
     METRICS_FILE,
     SAMPLE_FILE,
+    SNAPSHOT_DIR,
     STATE_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
@@ -138,7 +140,7 @@ def assert_refused_before_training(done, recipe, *words):
         ("[train]\nmax_steps", "[training]\nmax_steps", ["'train' is missing"]),
         ("max_steps = 30", 'max_steps = "ten"', ["[train]", "'max_steps' must be an integer"]),
         ("max_steps = 30", "max_steps = 30\nmax_stepz = 40", ["[train]", "unknown field 'max_stepz'"]),
-        ("max_steps = 30", "max_steps = 0", ["[train]", "'max_steps' must be >= 1"]),
+        ("max_steps = 30", "max_steps = 0", ["[train]", "'max_steps' must be between 1 and"]),
         ("n_heads = 4", "n_heads = 0", ["[model]", "'n_heads'"]),
         ("dropout = 0.1", 'dropout = "0.1"', ["[model]", "'dropout'"]),
         ("beam_size = 1", "beam_size = 0", ["[decoding]", "'beam_size'"]),
@@ -216,3 +218,25 @@ def test_a_training_precision_other_than_fp32_or_bf16_is_refused(tmp_path):
     path.write_text(path.read_text().replace("threads = 1", 'threads = 1\nprecision = "fp8"'))
     with pytest.raises(ValueError, match="precision"):
         Recipe.load(path)
+
+
+def test_a_run_killed_before_its_first_save_leaves_no_row_and_no_temporary_file(tmp_path):
+    """Issue #28: a kill before the first state save left its log rows, which the resumed run wrote
+    again (a duplicated row shipped in the checkpoint), and a kill while writing left .NAME.xxxx.tmp."""
+    recipe = Recipe.load(write_recipe(tmp_path))
+    run_dir = Path(recipe.run_dir)
+    (run_dir / SNAPSHOT_DIR).mkdir(parents=True)
+    (run_dir / LOG_FILE).write_text(",".join(LOG_FIELDS) + "\n10,0,100,1.0,1e-3,,,1.0\n")
+    save_file({"x": torch.zeros(1)}, run_dir / SNAPSHOT_DIR / "step-0000010.safetensors")
+    (run_dir / f".{STATE_FILE}.abcd_123.tmp").write_bytes(b"half a state")
+    TrainingRun(recipe, progress=False)
+    assert (run_dir / LOG_FILE).read_text().splitlines() == [",".join(LOG_FIELDS)]
+    assert sorted(p.name for p in run_dir.rglob("*") if p.is_file()) == sorted([LOG_FILE, TOKENIZER_FILE])
+
+
+def test_a_missing_test_set_is_refused_before_any_training(tmp_path):
+    path = write_recipe(tmp_path)
+    path.write_text(path.read_text() + 'test = { gone = [{ kind = "parallel", src = "no.en", tgt = "no.de" }] }\n')
+    with pytest.raises(ValueError, match=r"recipe.toml \[data\] test.gone src: .*no.en: file is missing"):
+        TrainingRun(Recipe.load(path), data_dir=tmp_path, progress=False)
+    assert not Path(Recipe.load(path).run_dir).exists()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.helpers import tiny_config
+from transformer.limits import MAX_HEADS
 from transformer.validation import (
     MAX_BEAM_SIZE,
     MAX_POSITIONS,
@@ -86,7 +87,7 @@ def test_a_models_settings_are_checked_field_by_field_and_together():
     assert check_model_settings(values, "config.json") == values
     for change, message in [
         ({"n_heads": 5}, "'d_model' 32 is not divisible by 'n_heads' 5"),
-        ({"n_heads": 0}, "'n_heads' must be >= 1"),
+        ({"n_heads": 0}, f"'n_heads' must be between 1 and {MAX_HEADS}"),
         ({"dropout": 1.5}, "'dropout' must be between 0 and 1"),
         ({"max_len": MAX_POSITIONS + 1}, f"'max_len' must be between 2 and {MAX_POSITIONS}"),
         ({"eos_id": 23}, "'eos_id' 23 is outside the vocabulary of 23 tokens"),  # the smaller vocabulary

@@ -41,6 +41,7 @@ ANALYSIS_TABS = ("rollout", "statistics", "ablation", "importance", "training", 
 PAGE_VIEWS = [
     *(("translate", {}), ("masks", {}), ("decoding", {}), ("decoding", {"mode": "sample"}), ("inside", {})),
     *(("model", {}), ("positional_encoding", {}), ("train", {"task": "rotate"}), ("compare", {}), ("lecture", {})),
+    ("glossary", {}),
     *(("analysis", {"tab": tab, "off": "encoder-1-1"}) for tab in ANALYSIS_TABS),  # off: Ablation's heads
 ]
 

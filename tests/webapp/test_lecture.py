@@ -13,14 +13,57 @@ from webapp import registry
 LECTURE = app_lecture.load_lecture()
 
 
-def test_the_lecture_follows_the_paper_in_at_least_12_steps():
-    assert len(LECTURE.steps) >= 12
+def test_the_lecture_follows_the_paper_in_at_least_16_steps():
+    assert len(LECTURE.steps) >= 16
     for step in LECTURE.steps:
         assert app_lecture.step_view(step) is not None, step.title
         assert 2 <= len(re.findall(r"[.!?](\s|$)", step.narrative)) <= 4, step.title  # 2-4 sentences
     pages = [step.page for step in LECTURE.steps]
     assert pages[0] == "translate" and pages[-1] == "translate"  # from the bottleneck to a live translation
-    assert {"positional-encoding", "masks", "inside", "model", "decoding", "analysis"} <= set(pages)
+    assert {"positional-encoding", "masks", "inside", "model", "decoding", "analysis", "train"} <= set(pages)
+
+
+def test_the_lecture_asks_names_its_figures_and_shows_code():
+    assert sum(step.question is not None for step in LECTURE.steps) >= 4  # predict, then reveal
+    assert all("{" in step.answer for step in LECTURE.steps if step.answer)  # answers measured on the model
+    assert all(step.figure for step in LECTURE.steps if step.page not in ("analysis", "compare") or step.figure)
+    assert sum(step.code is not None for step in LECTURE.steps) >= 10
+    [train] = [step for step in LECTURE.steps if step.page == "train"]
+    assert train.params["task"] and int(train.params["steps"]) <= 400  # learns in about 30 s
+
+
+STEP = "title = 'x'\n[[steps]]\ntitle='a'\npage='masks'\nnarrative='n'\nlook='l'\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("question='q'", "a question needs its answer"),
+        ("answer='a'", "a question needs its answer"),
+        ("figure='a b'", "is not a chart key"),
+        ("code={object='transformer.x'}", "code must be a table of object and line"),
+        ("code={object='transformer/x', line='y'}", "is not a dotted name"),
+        ("[[steps.claims]]\ncheck='top_key'", "a claim needs expect or range"),
+        ("[[steps.claims]]\ncheck='top_key'\nexpect='x'\ncolour='red'", "claim 1: unknown field colour"),
+        ("[[steps.claims]]\ncheck='period'\nrange=[2, 1]", "range [2, 1] is empty"),
+        ("[[steps.claims]]\ncheck='period'\nrange=[1]", "range must be two numbers"),
+    ],
+)
+def test_a_malformed_new_field_names_the_step_and_field(extra, message):
+    with pytest.raises(app_lecture.LectureError, match=re.escape(message)):
+        app_lecture.parse_lecture(STEP + extra, "lecture.toml")
+
+
+def test_the_new_fields_are_read():
+    text = (
+        STEP
+        + "figure='step_scores'\nquestion='q?'\nanswer='a'\ncode={object='transformer.masks.look_ahead_mask', line='tril'}\n"
+    )
+    text += "[[steps.claims]]\ncheck='period'\ndim=0\nrange=[6, 7]\n"
+    [step] = app_lecture.parse_lecture(text, "lecture.toml").steps
+    assert (step.figure, step.question, step.answer) == ("step_scores", "q?", "a")
+    assert step.code == app_lecture.Code("transformer.masks.look_ahead_mask", "tril")
+    assert step.claims == (app_lecture.Claim("period", {"dim": "0"}, None, (6.0, 7.0)),)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ method and steps).
 import streamlit as st
 import torch
 
-from figures import attention_heatmap, attribution_heatmap, rank_correlation_bars
+from figures import attention_heatmap, attribution_heatmap, rank_correlation_bars, row_convention, translation_axes
 from transformer import Translation
 from transformer.analysis import source_relevance
 from transformer.attribution import DEFAULT_STEPS, Attribution, attribute, rank_agreement
@@ -73,12 +73,20 @@ def attribution_values(checkpoint: checkpoints.Checkpoint, translation: Translat
 def side_by_side(translation: Translation, values: torch.Tensor, method: str) -> None:
     """The attribution, the last layer's cross-attention and the rollout relevance, in a row."""
     cross, encoder = translation.attention["cross"], translation.attention["encoder"]
-    outputs, sources = translation.output_tokens, translation.source_tokens
+    axes = translation_axes("cross", translation)  # rows: the output tokens written
+    outputs, sources = axes.queries, axes.keys
     maps = {
-        "attribution": (attribution_heatmap(values.numpy(), outputs, sources, METHODS[method]), "attribution"),
+        "attribution": (
+            attribution_heatmap(values.numpy(), outputs, sources, METHODS[method], reads=axes.reads),
+            "attribution",
+        ),
         "attribution_attention": (
             attention_heatmap(
-                cross[-1].mean(dim=0).numpy(), outputs, sources, "Cross-attention, last layer, head average"
+                cross[-1].mean(dim=0).numpy(),
+                outputs,
+                sources,
+                "Cross-attention, last layer, head average",
+                **axes.options,
             ),
             "cross-attention",
         ),
@@ -89,6 +97,7 @@ def side_by_side(translation: Translation, values: torch.Tensor, method: str) ->
                 sources,
                 "Rollout relevance, last layer",
                 value_name="relevance",
+                **axes.options,
             ),
             "rollout-relevance",
         ),
@@ -96,6 +105,7 @@ def side_by_side(translation: Translation, values: torch.Tensor, method: str) ->
     for (key, (figure, filename)), column in zip(maps.items(), st.columns(len(maps))):
         with column:
             present.plotly_chart(figure, key=key, filename=filename, columns=len(maps))
+    st.caption(row_convention("cross"))
 
 
 def attribution_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | None) -> None:

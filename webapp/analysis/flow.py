@@ -16,11 +16,15 @@ from figures import (
     attention_heatmap,
     head_label,
     head_map,
-    query_key_tokens,
+    row_convention,
+    token_axes,
     training_trend,
+    translation_axes,
+    written_tokens,
 )
 from transformer import CheckpointError, Translation
 from transformer.analysis import alignment, argmax_links, attention_entropy, attention_rollout, source_relevance
+from transformer.tokenizer import EOS
 from webapp.analysis.common import attention_history, needs_sentence
 from webapp.state import checkpoints, present, url
 from webapp.widgets.pickers import head_index, head_picker, kind_picker, layer_picker
@@ -55,20 +59,22 @@ def rollout_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | N
         )
     with relevance_column:
         layer = layer_picker("Cross-attention of", len(relevance), "relevance_layer")
+        axes = translation_axes("cross", translation)
         present.plotly_chart(
             attention_heatmap(
                 relevance[layer].numpy(),
-                translation.output_tokens,
-                tokens,
+                axes.queries,
+                axes.keys,
                 f"Source relevance, decoder layer {layer + 1}",
                 value_name="relevance",
+                **axes.options,
             ),
             key="relevance",
             filename=f"source-relevance-layer{layer + 1}",
             columns=2,
             top=ROLLOUT_TOP,
         )
-        st.caption("A row is the step that produced that output token.")
+        st.caption(row_convention("cross"))
 
 
 def training_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | None) -> None:
@@ -101,17 +107,19 @@ def training_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | 
     step = st.select_slider("Training step", history.steps, key=url.kept("history_step"))
 
     maps = {s: head_map(history.at(s, probe, kind).numpy(), layer, head) for s in history.steps}
-    queries, keys = query_key_tokens(
-        kind, history.probes[probe]["source_tokens"], history.probes[probe]["target_tokens"]
-    )
+    # Probes are teacher-forced on a reference that ends in </s>: each position writes the next input.
+    inputs = history.probes[probe]["target_tokens"]
+    axes = token_axes(kind, history.probes[probe]["source_tokens"], inputs, written_tokens(inputs, EOS))
     name = f"{KIND_TITLES[kind]}, layer {layer + 1}, {head_label(head)}"
     map_column, trend_column = st.columns([3, 2])
     with map_column:
         present.plotly_chart(
-            attention_heatmap(maps[step], queries, keys, f"{name}, step {step}"),
+            attention_heatmap(maps[step], axes.queries, axes.keys, f"{name}, step {step}", **axes.options),
             key="history_map",
             filename=f"history-{kind}-layer{layer + 1}-step{step}",
         )
+        if convention := row_convention(kind):
+            st.caption(convention)
     with trend_column:
         entropy = [attention_entropy(torch.from_numpy(maps[s])).item() for s in history.steps]
         present.plotly_chart(
@@ -126,12 +134,12 @@ def alignment_tab(checkpoint: checkpoints.Checkpoint, translation: Translation |
     st.markdown(
         "The cross-attention of one decoder layer, averaged over its heads, read as a source–target "
         "alignment; circles and lines mark each target word's most attended source token. Standard reading: "
-        "a word is aligned by the step that predicted it. **Shift-Att** (Chen et al., 2020) reads the step "
+        "a word is aligned by the row that writes it, as every map names its rows. **Shift-Att** (Chen et al., 2020) reads the step "
         "where the word is the decoder's input instead: the decoder has seen it, which often aligns better."
     )
     if needs_sentence(translation):
         return
-    words = translation.target_tokens[1:]
+    words = translation.output_tokens[:-1]  # the rows that write a word: all but the one writing </s>
     if not words:
         st.info("The translation has no words to align.")
         return

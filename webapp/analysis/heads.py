@@ -17,7 +17,8 @@ from figures import (
     head_grid_target,
     importance_ranking,
     pruning_figure,
-    query_key_tokens,
+    row_convention,
+    translation_axes,
 )
 from transformer import Translation
 from transformer.analysis import (
@@ -192,17 +193,20 @@ def attention_that_moved(original: Translation, forced: Translation, disabled: l
         key=url.kept("moved_head"),
         format_func=lambda h: f"{KIND_TITLES[h[0]]}, layer {h[1] + 1}, head {h[2] + 1}",
     )
-    queries, keys = query_key_tokens(kind, original.source_tokens, original.target_tokens)
+    axes = translation_axes(kind, original)
     present.plotly_chart(
         attention_change_heatmap(
             forced.attention[kind][layer, head].numpy() - original.attention[kind][layer, head].numpy(),
-            queries,
-            keys,
+            axes.queries,
+            axes.keys,
             f"{KIND_TITLES[kind]}, layer {layer + 1}, head {head + 1}: switched off − original",
+            **axes.options,
         ),
         key="attention_change",
         filename=f"attention-change-{kind}-layer{layer + 1}-head{head + 1}",
     )
+    if convention := row_convention(kind):
+        st.caption(convention)
 
 
 def computed_importance(checkpoint: checkpoints.Checkpoint, pairs: list[tuple[str, str]], path) -> dict:

@@ -5,7 +5,7 @@ that show how each language orders the words. The view lives in the URL:
 
 import streamlit as st
 
-from figures import alignment_links, attention_heatmap, head_label
+from figures import alignment_links, attention_heatmap, head_label, row_convention, translation_axes
 from transformer import CheckpointError
 from transformer.guardrails import language_warning
 from webapp.pages import comparison
@@ -89,8 +89,9 @@ def column(index: int, n_columns: int, result: comparison.Compared, sharpest: bo
         )
     view = f"Layer {result.layer + 1}{' (sharpest)' if sharpest else ''}, {head_label(result.head)}"
     name = f"{checkpoint.name}-cross-layer{result.layer + 1}-head-{head}"
+    axes = translation_axes("cross", translation)
     present.plotly_chart(
-        attention_heatmap(result.weights, translation.target_tokens, translation.source_tokens, title=view),
+        attention_heatmap(result.weights, axes.queries, axes.keys, title=view, **axes.options),
         key=f"compare_map_{index}",
         filename=name,
         columns=n_columns,
@@ -143,6 +144,8 @@ def main() -> None:
         with place:
             compared = comparison.compare(checkpoint, text, layer, head)
             column(index, len(models), compared, layer == SHARPEST, view["head"])
+    # Under the maps, not above them: on a projector they end above the fold.
+    st.caption(f"{row_convention('cross')} A map's row and the link under it name the same word.")
     url.set_url(text=text, **view)
 
 

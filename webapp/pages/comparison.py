@@ -29,9 +29,9 @@ SHARPEST = "sharpest"  # the layer choice, and its URL value: each model's own s
 @dataclass(frozen=True)
 class Compared:
     """One checkpoint's column: its translation, the layer and head shown (0-based; head None
-    averages) and their alignment: the map's rows of the output words y_1..y_n (the step that
-    predicted each, as the Analysis page's standard reading), (words, source tokens), and each
-    word's most attended source position."""
+    averages) and their alignment: the map's rows of the output words y_1..y_n (the row writing
+    each, the name the map gives it), (words, source tokens), and each word's most attended source
+    position."""
 
     checkpoint: Checkpoint
     translation: Translation
@@ -94,11 +94,12 @@ def restore_view(n_layers: int, n_heads: int) -> None:
     pickers.restore_head("compare_head", n_heads, average=True)
 
 
-def alignment_of(weights: np.ndarray, target_tokens: list[str]) -> tuple[list[str], np.ndarray, list[tuple[int, int]]]:
-    """The output words y_1..y_n of a (target tokens, source tokens) cross-attention map whose rows
-    are the decoder inputs <s>, y_1, ..., their rows of weights (each word's row is the step that
-    predicted it), and the argmax link (word, source position) of each."""
-    words = target_tokens[1:]
+def alignment_of(weights: np.ndarray, output_tokens: list[str]) -> tuple[list[str], np.ndarray, list[tuple[int, int]]]:
+    """The output words y_1..y_n of a (output tokens, source tokens) cross-attention map whose row i
+    writes output_tokens[i] (figures.rows: the map's row names), their rows of weights, and the
+    argmax link (word, source position) of each. The last row, which writes </s> (or the last word
+    of a translation cut at its length limit), is left out, as in transformer.analysis.alignment."""
+    words = output_tokens[:-1]
     aligned = weights[: len(words)]
     return words, aligned, argmax_links(torch.from_numpy(aligned)) if words else []
 
@@ -111,5 +112,5 @@ def compare(checkpoint: Checkpoint, text: str, layer: int | str, head: int | str
         layer = defaults.sharpest_cross_attention(checkpoint)[0]
     head = pickers.head_index(head)
     weights = head_map(translation.attention["cross"].numpy(), layer, head)
-    words, aligned, links = alignment_of(weights, translation.target_tokens)
+    words, aligned, links = alignment_of(weights, translation.output_tokens)
     return Compared(checkpoint, translation, seconds, layer, head, weights, words, aligned, links)

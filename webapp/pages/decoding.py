@@ -10,7 +10,15 @@ import contextlib
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from figures import beam_tree, finished_hypotheses, next_token_bars, sampling_bars, step_attention
+from figures import (
+    beam_tree,
+    finished_hypotheses,
+    markdown_token,
+    next_token_bars,
+    query_hover,
+    sampling_bars,
+    step_attention,
+)
 from transformer import Translation
 from transformer.decoding import BeamNode, best_path
 from transformer.sampling import Sampling
@@ -85,6 +93,7 @@ def show_step(translation: Translation, step: int, n_forced: int, sampled: list 
     prefix = translation.target_tokens[: step + 1]
     st.markdown(f"**Step {step + 1} of {len(translation.output_tokens)}: the decoder's input so far**")
     st.code(" ".join(sidebar.shown_tokens(prefix)), language=None, wrap_lines=True)
+    read, written = sidebar.shown_tokens([prefix[-1], translation.output_tokens[step]])
     if n_forced:
         st.caption(f"The first {n_forced} tokens after `<s>` are forced by the prefix; the model continues after them.")
     bars_column, attention_column = st.columns([2, 3])
@@ -103,11 +112,18 @@ def show_step(translation: Translation, step: int, n_forced: int, sampled: list 
             step_attention(
                 translation.attention["cross"][:, :, step].numpy(),
                 translation.source_tokens,
-                title=f"Step {step + 1}: encoder–decoder attention, every layer and head",
+                title=f"Step {step + 1}, the row that {query_hover(written, read)}: encoder–decoder attention, "
+                "every layer and head",
             ),
             key="step_attention",
             filename=f"cross-attention-step-{step + 1}",
         )
+    # Under the figures: above them it would push the next tokens below a projector's fold.
+    st.caption(
+        f"The shift: this step reads **{markdown_token(read)}**, the last token of its input, and writes "
+        f"**{markdown_token(written)}**, the next one: the decoder's input is its output one step behind. "
+        "The attention maps on the other pages name this row by the token it writes."
+    )
 
 
 def show_beam(checkpoint: checkpoints.Checkpoint, trace: list[list[BeamNode]], forced: list[int], step: int) -> None:

@@ -10,18 +10,22 @@ import torch
 
 from figures import (
     Panel,
+    TokenAxes,
     attention_step_figures,
     head_label,
+    label,
+    markdown_token,
     matrices_figure,
     mixture_figure,
     neuron_key_target,
     neuron_view,
     product_bars,
-    query_key_tokens,
+    row_convention,
+    translation_axes,
 )
 from transformer.inside import LayerTrace, inside_layer
 from webapp.state import checkpoints, present, results, url
-from webapp.widgets import gallery, pickers
+from webapp.widgets import gallery, pickers, sidebar, source
 
 INPUT_TOP = 600  # pixels above the page's first matrix, the layer's input, on a 1920 x 1080 projector (measured: 589)
 DEFAULT_KIND = "encoder"  # the simplest layer: one attention sub-layer, then the feed-forward network
@@ -31,14 +35,24 @@ SUBLAYER = {
 }
 
 
-def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[str, int, int, int]:
+def query_choice(axes: TokenAxes, query: int) -> str:
+    """A query as the picker lists it, as the sidebar's "Show ▁" shows tokens: "2: Hunde (reads Zwei)"."""
+    (name,) = sidebar.shown_tokens([axes.queries[query]])
+    if axes.reads is None:
+        return f"{query + 1}: {name}"
+    (read,) = sidebar.shown_tokens([axes.reads[query]])
+    return f"{query + 1}: {name} (reads {read})"
+
+
+def pick(config, translation) -> tuple[str, int, int, int]:
     """Kind, layer, head and query pickers; returns them (0-based)."""
     # On a projector the kind stands beside the layer, head and query: the first matrix ends above the fold.
     kind_column, layer_column, head_column, query_column = (
         st.columns([5, 2, 2, 2]) if present.presenting() else (st.container(), *st.columns(4)[:3])
     )
     kind = pickers.kind_picker("inside_kind", DEFAULT_KIND, kind_column)
-    queries, _ = query_key_tokens(kind, source_tokens, target_tokens)
+    axes = translation_axes(kind, translation)
+    queries = axes.queries
     url.restore_param(
         "query",
         "inside_query",
@@ -48,11 +62,12 @@ def pick(config, source_tokens: list[str], target_tokens: list[str]) -> tuple[st
     layer = pickers.layer_picker("Layer", config.layers(kind), "inside_layer", 0, layer_column)
     head = pickers.head_picker(config.n_heads, "inside_head", average=False, container=head_column)
     url.keep_valid("inside_query", list(range(len(queries))), 0)
+    choices = [query_choice(axes, i) for i in range(len(queries))]  # now: "Show ▁" as this run sees it
     query = query_column.selectbox(
-        "Query token",
+        "Query token" if axes.reads is None else "Query: the token it writes",
         range(len(queries)),
         key=url.kept("inside_query"),
-        format_func=lambda i: f"{i + 1}: {queries[i]}",
+        format_func=choices.__getitem__,
     )
     return kind, layer, head, query
 
@@ -82,6 +97,11 @@ def show_input(trace: LayerTrace, queries: list[str], keys: list[str], rows: str
             Panel("LayerNorm: what the attention reads", f"({rows}, d_model)", trace.attention.input, queries)
         )
     chart(matrices_figure(panels), "inside_input", "input", top=INPUT_TOP)
+    if trace.kind != "encoder":  # under the figure: on a projector it ends above the fold
+        st.caption(
+            f"{row_convention(trace.kind)} So every matrix's row is named by the token its position writes, "
+            "while it holds what that position computed from the token it reads."
+        )
 
 
 def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: list[str], rows: str, columns: str):
@@ -116,11 +136,13 @@ def show_projections(trace: LayerTrace, head: int, queries: list[str], keys: lis
     chart(matrices_figure(one_head), "inside_qkv", f"qkv-head{head + 1}")
 
 
-def show_scores(trace: LayerTrace, head: int, queries: list[str], keys: list[str]) -> None:
+def show_scores(trace: LayerTrace, head: int, axes: TokenAxes) -> None:
     st.header("3. Scores, scaling, mask, softmax")
     st.latex(r"\mathrm{softmax}\left(\frac{Q K^\top}{\sqrt{d_k}} + M\right),\qquad M_{ij} = 0 \text{ or } -\infty")
     st.markdown("The same four steps as on the Masks page, for this layer and head; the last map is the model's own.")
-    figures = attention_step_figures(trace.attention.steps(head), queries, keys)
+    if convention := row_convention(axes.kind):
+        st.caption(convention)
+    figures = attention_step_figures(trace.attention.steps(head), axes.queries, axes.keys, **axes.options)
     for row in range(0, len(figures), 2):
         for column, (name, figure) in zip(st.columns(2), list(figures.items())[row : row + 2]):
             with column:
@@ -138,17 +160,20 @@ def show_neuron_view(trace: LayerTrace, head: int, query: int, queries: list[str
     st.header("4. Neuron view: one query against every key")
     neuron = trace.attention.neuron(head, query)
     st.markdown(
-        f"The query **{queries[query]}** has the vector q; each key j its vector k_j. Their elementwise "
+        f"The query **{markdown_token(queries[query])}** has the vector q; each key j its vector k_j. Their elementwise "
         "product q ⊙ k_j summed is the score q·k_j; scaled by 1/√d_k and passed through the softmax it is "
         "the weight, the opacity of the line. Click a key (or pick it below) to see its q ⊙ k bars."
     )
     url.keep_valid("inside_key", list(range(len(keys))), int(neuron.weights.argmax()))
     key = st.session_state["inside_key"]
     figure = neuron_view(
-        neuron, queries[query], keys, key, title=f"{head_label(head).capitalize()}, query {queries[query]}"
+        neuron, queries[query], keys, key, title=f"{head_label(head).capitalize()}, query {label(queries[query])}"
     )
     chart(figure, "inside_neuron_view", f"neuron-view-head{head + 1}", on_select=select_clicked_key)
-    key = st.selectbox("Key", range(len(keys)), key=url.kept("inside_key"), format_func=lambda j: f"{j + 1}: {keys[j]}")
+    shown = sidebar.shown_tokens(keys)
+    key = st.selectbox(
+        "Key", range(len(keys)), key=url.kept("inside_key"), format_func=lambda j: f"{j + 1}: {shown[j]}"
+    )
     bars = product_bars(
         neuron.products[key], queries[query], keys[key], neuron.scores[key].item(), neuron.weights[key].item()
     )
@@ -163,7 +188,12 @@ def show_head_output(trace: LayerTrace, head: int, query: int, queries: list[str
     output = Panel(f"{head_label(head)}: softmax(·)·V", f"({rows}, d_k)", trace.attention.heads[head], queries)
     chart(matrices_figure([output]), "inside_head_output", f"head{head + 1}-output")
     mixture = mixture_figure(
-        neuron.weights, neuron.weighted_values, neuron.output, keys, queries[query], f"The output of {queries[query]}"
+        neuron.weights,
+        neuron.weighted_values,
+        neuron.output,
+        keys,
+        queries[query],
+        f"The output of {label(queries[query])}",
     )
     chart(mixture, "inside_mixture", f"mixture-head{head + 1}")
 
@@ -255,15 +285,17 @@ def main() -> None:
         f"Translation: **{translation.text}**. Pick the kind of attention, the layer, the head and the query token; "
         "the page walks through that layer from top to bottom with the model's own numbers."
     )
-    kind, layer, head, query = pick(config, translation.source_tokens, translation.target_tokens)
+    kind, layer, head, query = pick(config, translation)
     src = torch.tensor([translation.source_ids])
     tgt = torch.tensor([[config.bos_id, *translation.output_ids[:-1]]])  # the decoder inputs, target_tokens
     trace = inside_layer(translator.model, src, tgt, kind, layer)
-    queries, keys = query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
+    axes = translation_axes(kind, translation)  # decoder rows: named by the token each position writes
+    queries, keys = axes.queries, axes.keys
     rows, columns = ("S", "S") if kind == "encoder" else ("T", "T" if kind == "decoder" else "S")
     show_input(trace, queries, keys, rows)
     show_projections(trace, head, queries, keys, rows, columns)
-    show_scores(trace, head, queries, keys)
+    show_scores(trace, head, axes)
+    source.source_expander("transformer.attention.scaled_dot_product_attention", ".softmax(dim=-1)", key="inside_code")
     show_neuron_view(trace, head, query, queries, keys)
     show_head_output(trace, head, query, queries, keys, rows)
     show_concat(trace, head, queries, rows)

@@ -11,11 +11,15 @@ from figures import (
     head_label,
     mask_heatmap,
     padded_ids,
-    query_key_tokens,
+    row_convention,
+    shift_markdown,
+    token_axes,
+    written_tokens,
 )
 from transformer.analysis import attention_steps
 from transformer.data import collate
 from transformer.masks import decoder_mask, look_ahead_mask, padding_mask
+from transformer.tokenizer import EOS, PAD
 from webapp.state import checkpoints, present, results, url
 from webapp.widgets import pickers
 
@@ -93,6 +97,22 @@ def decoder_inputs(checkpoint: checkpoints.Checkpoint, sentences: list[str]) -> 
     return pairs
 
 
+def sentence_axes(kind: str, source_tokens: list[str], inputs: list[str]):
+    """The axes of `kind` for one padded sentence: each decoder position writes what it would be
+    trained to write, the next input, and </s> after the last (figures.rows)."""
+    return token_axes(kind, source_tokens, inputs, written_tokens(inputs, EOS, PAD))
+
+
+def show_shift(inputs: list[str]) -> None:
+    """The shift once, with the sentence's own tokens: what each decoder position reads and writes."""
+    real = [token for token in inputs if token != PAD]
+    st.markdown(
+        "**The shift.** The decoder reads the target one step behind: position i reads token i of its input "
+        "and writes token i + 1. The decoder's rows below are named by what they write."
+    )
+    st.markdown(shift_markdown(real, written_tokens(real, EOS, PAD)))
+
+
 def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: int) -> None:
     st.header("The masks")
     st.markdown(
@@ -101,15 +121,18 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
         "a whole sentence at once cannot peek at the word it must predict; the **decoder mask** is both."
     )
     tokens_s, tokens_t = source_tokens[sentence], target_tokens[sentence]
+    show_shift(tokens_t)
+    decoder = sentence_axes("decoder", tokens_s, tokens_t)
     masks = (
-        ("padding", padding_mask(src, pad_id)[sentence, 0], tokens_s, "Source padding mask"),
-        ("look_ahead", look_ahead_mask(tgt.size(1)), tokens_t, "Look-ahead mask"),
-        ("decoder", decoder_mask(tgt, pad_id)[sentence, 0], tokens_t, "Decoder mask: both"),
+        ("padding", padding_mask(src, pad_id)[sentence, 0], sentence_axes("encoder", tokens_s, tokens_t)),
+        ("look_ahead", look_ahead_mask(tgt.size(1)), decoder),
+        ("decoder", decoder_mask(tgt, pad_id)[sentence, 0], decoder),
     )
-    for column, (name, mask, tokens, title) in zip(st.columns(3), masks):
+    titles = {"padding": "Source padding mask", "look_ahead": "Look-ahead mask", "decoder": "Decoder mask: both"}
+    for column, (name, mask, axes) in zip(st.columns(3), masks):
         with column:
             present.plotly_chart(
-                mask_heatmap(mask, tokens, tokens, title),
+                mask_heatmap(mask, axes.queries, axes.keys, titles[name], **axes.options),
                 key=f"mask_{name}",
                 filename=f"mask-{name}-{sentence + 1}",
                 columns=3,
@@ -118,7 +141,8 @@ def show_masks(src, tgt, source_tokens, target_tokens, pad_id: int, sentence: in
         "The source padding mask is one row, (batch, 1, 1, keys), broadcast over the queries; the "
         "encoder–decoder attention uses it too, with the decoder's tokens as queries. The masks hide "
         "`<pad>` *keys* only: the `<pad>` *query* rows are computed like the others (a batch is one "
-        "rectangle) and thrown away — no loss is taken at a padded position and no real token reads them."
+        "rectangle) and thrown away — no loss is taken at a padded position and no real token reads them. "
+        f"{row_convention('decoder')}"
     )
 
 
@@ -137,11 +161,12 @@ def attention_by_steps(checkpoint: checkpoints.Checkpoint, src, tgt, source_toke
     device = checkpoint.translator.device
     steps = attention_steps(checkpoint.translator.model, src[rows].to(device), tgt[rows].to(device), kind, layer, head)
     steps = {name: value.cpu() for name, value in steps.items()}
-    queries, keys = query_key_tokens(kind, source_tokens[sentence], target_tokens[sentence])
-    figures = attention_step_figures(steps, queries, keys)
+    axes = sentence_axes(kind, source_tokens[sentence], target_tokens[sentence])
+    figures = attention_step_figures(steps, axes.queries, axes.keys, **axes.options)
     st.caption(
         f"Sentence {sentence + 1}, {KIND_TITLES[kind].lower()}, layer {layer + 1}, {head_label(head)}: "
-        f"d_k = {steps['queries'].shape[-1]}. The last map is the one the model itself computes."
+        f"d_k = {steps['queries'].shape[-1]}. The last map is the one the model itself computes. "
+        f"{row_convention(kind)}"
     )
     for row in range(0, len(figures), 2):
         for column, (name, figure) in zip(st.columns(2), list(figures.items())[row : row + 2]):

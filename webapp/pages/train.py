@@ -23,11 +23,13 @@ from figures import (
     label_smoothing_bars,
     learning_rate_curve,
     live_curves,
-    query_key_tokens,
+    row_convention,
+    token_axes,
+    written_tokens,
 )
 from transformer.data import SYMBOLS
 from transformer.objective import learning_rate, smoothed_target
-from webapp import registry
+from transformer.tokenizer import EOS
 from webapp.state import checkpoints, present, url
 from webapp.trainer import recipe, session, slots
 from webapp.trainer.settings import BOUNDS, CHOICES, TASK_TITLES, TrainSetup, parse_setup, setup_problems
@@ -162,11 +164,15 @@ def pick_view(n_layers: int, n_heads: int) -> tuple[str, int, int | str | None]:
     return kind, layer, None if head == "avg" else head
 
 
-def attention_figure(maps, kind, layer, head, source_tokens, target_tokens, title):
+def attention_figure(maps, kind, layer, head, source_tokens, target_tokens, title, output_tokens=None):
+    """The map of one head (or the model view) of maps (layers, heads, queries, keys). Decoder rows
+    are named by the token they write: output_tokens, or for the teacher-forced probe (its reference
+    ends in </s>) the next decoder input (figures.rows)."""
     if head == MODEL_VIEW:
         return attention_grid(maps.numpy(), title)
-    queries, keys = query_key_tokens(kind, source_tokens, target_tokens)
-    return attention_heatmap(head_map(maps.numpy(), layer, head), queries, keys, title)
+    written = written_tokens(target_tokens, EOS) if output_tokens is None else output_tokens
+    axes = token_axes(kind, source_tokens, target_tokens, written)
+    return attention_heatmap(head_map(maps.numpy(), layer, head), axes.queries, axes.keys, title, **axes.options)
 
 
 def status_line(progress: session.Progress) -> None:
@@ -241,6 +247,8 @@ def probe_attention(progress: session.Progress, running: bool, columns: int) -> 
         present.plotly_chart(
             figure, key="train_attention", filename=f"train-{kind}-step{step}", columns=columns, top=PROBE_MAP_TOP
         )
+    if head != MODEL_VIEW and (convention := row_convention(kind)):
+        st.caption(convention)
 
 
 def try_and_save(trainer: session.SessionTrainer) -> None:
@@ -256,13 +264,14 @@ def try_and_save(trainer: session.SessionTrainer) -> None:
         kind, layer = kind or "cross", layer or 0
         head = None if head in (None, "avg") else head
         maps = translation.attention[kind]
-        figure = attention_figure(maps, kind, layer, head, translation.source_tokens, translation.target_tokens, text)
+        tokens = translation.source_tokens, translation.target_tokens
+        figure = attention_figure(maps, kind, layer, head, *tokens, text, translation.output_tokens)
         present.plotly_chart(figure, key="try_attention", filename="try-attention")
     st.header("Keep it")
     name_column, button_column = st.columns([3, 1])
     name = name_column.text_input("Checkpoint name", value=f"my-{trainer.setup.task}", key="train_save_name")
     if button_column.button("Save as checkpoint", key="train_save"):
-        reserved = {path.stem for path in (registry.ROOT / "configs").glob("*.toml")}
+        reserved = session.shipped_names()
         try:
             folder = trainer.save(name.strip(), checkpoints.checkpoints_dir(), reserved)
         except (ValueError, RuntimeError) as error:

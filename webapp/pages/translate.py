@@ -88,24 +88,27 @@ def show_translation(checkpoint: checkpoints.Checkpoint, text: str) -> Translati
     return translation
 
 
-def enlarged_map(weights, queries: list[str], keys: list[str], kind: str, layer: int, head: int | str) -> None:
+def enlarged_map(weights, axes: figures.TokenAxes, layer: int, head: int | str) -> None:
     """The chosen head's map (or the average), its CSV export and the way inside its layer."""
-    head_index = pickers.head_index(head)
+    head_index, kind = pickers.head_index(head), axes.kind
     present.plotly_chart(
         figures.attention_heatmap(
             figures.head_map(weights, layer, head_index),
-            queries,
-            keys,
+            axes.queries,
+            axes.keys,
             title=f"{figures.KIND_TITLES[kind]}, layer {layer + 1}, {figures.head_label(head_index)}",
+            **axes.options,
         ),
         key="attention_map",
         filename=f"{kind}-layer{layer + 1}-head-{url.url_value(head)}",
         columns=2,
     )
+    if convention := figures.row_convention(kind):
+        st.caption(convention)
     st.download_button(
         f"Download every {figures.KIND_TITLES[kind].lower()} weight (CSV)",
         # Built only when clicked: a rerun never pays for it.
-        data=lambda: figures.attention_table(kind, weights, queries, keys).to_csv(index=False),
+        data=lambda: figures.attention_table(kind, weights, axes.queries, axes.keys, axes.reads).to_csv(index=False),
         file_name=f"attention-{kind}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -116,8 +119,18 @@ def enlarged_map(weights, queries: list[str], keys: list[str], kind: str, layer:
         st.switch_page(registry.script("inside"))
 
 
-def head_view(weights, queries: list[str], keys: list[str], name: str, default_heads: list[int], title: str) -> None:
-    """BertViz's head view of one layer's weights (H, queries, keys) for the heads picked above it."""
+def heads_shown(n_heads: int, head: int | str, heads: list[int]) -> str:
+    """The caption that says which heads the map and the head view show: they may differ."""
+    shown = ", ".join(str(h + 1) for h in sorted(heads))
+    view = f"head {shown}" if len(heads) == 1 else f"heads {shown}"
+    if head == pickers.AVERAGE:
+        return f"The map averages all {n_heads} heads of its layer; the head view shows {view} only."
+    return f"The map shows head {head + 1}; the head view shows {view}."
+
+
+def head_view(weights, axes: figures.TokenAxes, name: str, default_heads: list[int], title: str) -> list[int]:
+    """BertViz's head view of one layer's weights (H, queries, keys) for the heads picked above it;
+    returns those heads."""
     n_heads = weights.shape[0]
     url.keep_valid_choices("head_view_heads", range(n_heads), default_heads)
     heads = st.pills(
@@ -129,23 +142,26 @@ def head_view(weights, queries: list[str], keys: list[str], name: str, default_h
     )
     if not heads:
         st.info("Pick at least one head for the head view.")
-        return
+        return []
     font_size = present.PRESENT_FONT_SIZE if present.presenting() else figures.HEAD_VIEW_FONT_SIZE
     page = figures.head_view_html(
         weights,
-        sidebar.shown_tokens(queries),
-        sidebar.shown_tokens(keys),
+        sidebar.shown_tokens(axes.queries),
+        sidebar.shown_tokens(axes.keys),
         sorted(heads),
         title=title,
         font_size=font_size,
         filename=f"head-view-{name}",
+        reads=None if axes.reads is None else sidebar.shown_tokens(axes.reads),
+        column_names=axes.short_titles,
     )
     with st.container(key="head_view"):
-        st.iframe(page, height=figures.head_view_height(len(queries), len(keys), font_size), alt="Head view")
+        st.iframe(page, height=figures.head_view_height(len(axes.queries), len(axes.keys), font_size), alt="Head view")
     st.caption(
         "Hover a token to see only its lines; click it to pin them, click again to unpin; click a head in "
         "the legend to hide its lines. Download PNG below the view."
     )
+    return heads
 
 
 def attention_explorer(
@@ -175,14 +191,19 @@ def attention_explorer(
     head = pickers.head_picker(n_heads, "head", container=head_column)
 
     weights = translation.attention[kind].numpy()
-    queries, keys = figures.query_key_tokens(kind, translation.source_tokens, translation.target_tokens)
+    axes = figures.translation_axes(kind, translation)
     with map_column:
-        enlarged_map(weights, queries, keys, kind, layer, head)
+        enlarged_map(weights, axes, layer, head)
     with head_view_column:
-        head_view(weights[layer], queries, keys, f"{kind}-layer{layer + 1}", default_heads, title=f"Layer {layer + 1}")
+        heads = head_view(weights[layer], axes, f"{kind}-layer{layer + 1}", default_heads, title=f"Layer {layer + 1}")
+    if heads:
+        map_column.caption(heads_shown(n_heads, head, heads))
 
     st.subheader("Model view: every layer × head")
-    st.caption("Click a map to enlarge it above.")
+    caption = "Click a map to enlarge it above."
+    if kind != "encoder":  # the small maps have no labels: their rows are in the enlarged map's order
+        caption += " Each map's rows, top to bottom, are the positions writing the output tokens in order."
+    st.caption(caption)
     present.plotly_chart(
         figures.attention_grid(weights, selected=(layer, pickers.head_index(head))),
         key="model_view",

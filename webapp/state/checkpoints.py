@@ -43,8 +43,10 @@ ENGLISH = "en"
 # per translation: these models are small, sessions run side by side, and OpenMP threads competing
 # for busy cores (other sessions, a training run) slow every call down many times over (about 1 s
 # instead of 10 ms for the toy model on 2 shared cores). Freed memory kept for the next decoding
-# step's tensors, as the CLI keeps it (transformer.allocator).
-torch.set_num_threads(1)
+# step's tensors, as the CLI keeps it (transformer.allocator). A deployment may give each app
+# process more threads (make serve's --threads sets THREADS_ENV; docs/deploy.md has the measurements).
+THREADS_ENV = "TRANSFORMER_APP_THREADS"
+torch.set_num_threads(int(os.environ.get(THREADS_ENV, "") or 1))
 keep_freed_memory()
 
 
@@ -91,6 +93,12 @@ def _version(folder: Path) -> str:
     """Modification times of the checkpoint's files: a re-exported checkpoint is loaded afresh
     instead of being served from the caches."""
     return "/".join(str(_modified(folder / file)) for file in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE))
+
+
+def checkpoint_version(name: str) -> str | None:
+    """The version of a listed checkpoint (what the caches of its results are keyed by), None if
+    no folder of that name is listed."""
+    return _version(checkpoints_dir() / name) if name in checkpoint_names() else None
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)

@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from figures.legibility import ASSUMED_WIDTH, legible, present_figure_height, present_plot_width, square_cells
+from figures.legibility import (
+    ASSUMED_WIDTH,
+    laptop_plot_width,
+    legible,
+    present_figure_height,
+    present_plot_width,
+    square_cells,
+)
 from figures.tokens import without_marker
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
@@ -70,7 +77,11 @@ def plotly_chart(
             height = min(height, room)
         # Before legible: its token axes are thinned for the final height.
         figure = square_cells(figure.update_layout(height=height), width=width, max_height=room)
-    figure = legible(figure, PRESENT_FONT_SIZE if presenting() else None, width=min(ASSUMED_WIDTH, width))
+    # Numbers in cells are sized (or hidden) for the smallest screen that shows the figure: the
+    # projector's, or else a 1366 px laptop's.
+    numbers_width = width if presenting() else laptop_plot_width(columns)
+    font_size = PRESENT_FONT_SIZE if presenting() else None
+    figure = legible(figure, font_size, width=min(ASSUMED_WIDTH, width), numbers_width=numbers_width)
     if not st.session_state.get("show_marker", True):
         figure = without_marker(figure)
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}

@@ -7,6 +7,7 @@ webapp.widgets.sidebar); owns no key.
 
 import copy
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -24,6 +25,10 @@ from webapp.state.checkpoints import Checkpoint, load
 # Translations and ablations kept per process. One of a max-length en-de input holds ~2.5 MB of
 # attention maps: 256 entries of those added 624 MB to a server that otherwise runs in ~500 MB.
 RESULT_CACHE_BYTES = 256 << 20
+# A deployment may translate with the int8 model by default (make serve INT8=1; docs/deploy.md):
+# the sidebar's toggle then starts on, and a student may still turn it off.
+INT8_ENV = "TRANSFORMER_INT8"
+INT8_DEFAULT = os.environ.get(INT8_ENV, "") == "1"
 T = TypeVar("T")
 
 

@@ -20,14 +20,37 @@ import torch
 
 from transformer.checkpoint import CARD_FILE, atomic_write
 from transformer.training import TrainingRun
+from webapp import registry
 from webapp.trainer import slots as server_slots
 from webapp.trainer.card import model_card
 from webapp.trainer.recipe import recipe_for
 from webapp.trainer.settings import TrainSetup
 
 CHECKPOINT_NAME = r"[a-z0-9][a-z0-9-]{0,39}"  # a saved checkpoint's folder name
+MAX_SAVED = 20  # checkpoints saved from the Train page per server: each is in every visitor's sidebar
 PROBE_EVERY_S = 1.0  # the live attention is recomputed this often while training
 SAVING = threading.Lock()  # two sessions saving one name: the second finds the folder there
+TRAINERS: "weakref.WeakSet[SessionTrainer]" = weakref.WeakSet()  # this server's, for sweep_closed
+
+
+def shipped_names() -> set[str]:
+    """The shipped checkpoints' names (one recipe in configs/ each): never taken by a saved one."""
+    return {path.stem for path in (registry.ROOT / "configs").glob("*.toml")}
+
+
+def saved_names(checkpoints: Path) -> list[str]:
+    """The checkpoint folders in `checkpoints` that are not shipped: saved from the Train page."""
+    shipped = shipped_names()
+    folders = checkpoints.iterdir() if checkpoints.is_dir() else ()
+    return sorted(p.name for p in folders if p.is_dir() and not p.name.startswith(".") and p.name not in shipped)
+
+
+def sweep_closed() -> None:
+    """Close the trainers whose browser session has ended and whose run is over: their temporary
+    folders go now, not when the server forgets the session (up to an hour later)."""
+    for trainer in list(TRAINERS):
+        if not trainer.training and trainer.progress.status != "closed" and not trainer.alive():
+            trainer.close()
 
 
 @dataclass
@@ -64,6 +87,8 @@ class SessionTrainer:
     MAX_FRAMES = 240  # attention snapshots kept for the replay; beyond, every other one is dropped
 
     def __init__(self, setup: TrainSetup, owner: str, alive=lambda: True, slots: server_slots.Slots | None = None):
+        sweep_closed()
+        TRAINERS.add(self)
         self.setup, self.owner, self.alive, self.slots = setup, owner, alive, slots or server_slots.SLOTS
         self.run: TrainingRun | None = None
         self.run_dir = Path(tempfile.mkdtemp(prefix="transformer-train-"))
@@ -209,6 +234,8 @@ class SessionTrainer:
             folder = checkpoints / name
             if name in reserved or folder.exists():
                 raise ValueError(f"{name!r} is taken: pick another name")
+            if len(saved_names(checkpoints)) >= MAX_SAVED:
+                raise ValueError(f"this server keeps at most {MAX_SAVED} saved checkpoints, and has them all")
             self.run.save_snapshot()  # the weights now, not those of the last evaluation
             self.run.recipe.output = str(folder)
             self.run.export()

@@ -6,7 +6,9 @@ session key "train_{name}".
 """
 
 import math
+import tempfile
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from transformer.data import SYMBOLS, TASKS
 
@@ -77,6 +79,13 @@ def setup_problems(setup: TrainSetup) -> list[str]:
         problems.append(f"heads ({setup.heads}) must divide d_model ({setup.d_model})")
     if setup.min_len > setup.max_len:
         problems.append(f"min_len ({setup.min_len}) is above max_len ({setup.max_len})")
+    if not problems:  # the recipe's own checks too: the model's memory among them (transformer.limits)
+        from webapp.trainer.recipe import recipe_for  # it reads these settings: imported here, not at the top
+
+        try:
+            recipe_for(setup, Path(tempfile.gettempdir()))
+        except ValueError as error:
+            problems.append(str(error))
     return problems
 
 

@@ -24,8 +24,9 @@ from webapp.state.checkpoints import (
     selected_checkpoint,
 )
 from webapp.state.present import PRESENTATION_CSS, presentation_changed, presenting
-from webapp.state.results import decoding_label, output_limit_rule
+from webapp.state.results import INT8_DEFAULT, decoding_label, output_limit_rule
 from webapp.state.url import notice, url_param
+from webapp.trainer.session import shipped_names
 from webapp.widgets import gallery
 
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
@@ -67,6 +68,7 @@ def _decoding_widgets(translator: Translator) -> None:
         placeholder="automatic",
         help=f"Empty: {output_limit_rule(translator)}.",
     )
+    st.session_state.setdefault("int8", INT8_DEFAULT)
     st.toggle(
         "int8 inference",
         key="int8",
@@ -110,7 +112,9 @@ def sidebar() -> None:
     for key in tuple(url.KEPT):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-    names = checkpoint_names()
+    shipped = shipped_names()
+    names = sorted(checkpoint_names(), key=lambda name: name not in shipped)  # then those saved on /train
+    label = lambda name: checkpoint_label(name) + ("" if name in shipped else " · saved on the Train page")
     with st.sidebar:
         st.toggle(
             "Presentation mode",
@@ -137,7 +141,7 @@ def sidebar() -> None:
             "Checkpoint",
             names,
             key="ckpt",
-            format_func=checkpoint_label,
+            format_func=label,
             on_change=_checkpoint_changed,
             help="Each checkpoint folder, with the languages it translates between.",
         )

@@ -87,6 +87,7 @@ def test_rollout_and_source_relevance_have_tokens_on_the_axes():
     np.testing.assert_allclose(heatmap(app, "rollout").sum(axis=1), 1, atol=1e-5)  # rows stay distributions
     relevance = chart_spec(app, "relevance")
     assert relevance["layout"]["yaxis"]["ticktext"] == ["d", "c", "b", "a", "&lt;/s&gt;"]  # the output tokens
+    assert relevance["data"][0]["text"][1][0].startswith("writes c · reads d (1)")
     app.selectbox(key="rollout_layer").select(0).run()
     assert chart_spec(app, "rollout")["layout"]["title"]["text"] == "Rollout after encoder layer 1"
 
@@ -130,6 +131,9 @@ def test_ablation_translates_again_and_shows_what_moved():
     title = chart_spec(app, "attention_change")["layout"]["title"]["text"].replace("<br>", " ")  # wrapped for a phone
     assert title.startswith(f"{KIND_TITLES[kind]}, layer {layer + 1}, head {head + 1}")
     assert kind != "encoder"  # switching off cross-attention changes nothing before it
+    change = chart_spec(app, "attention_change")
+    assert change["layout"]["yaxis"]["ticktext"][0] == "f"  # the token the first row writes, not <s>
+    assert change["data"][0]["text"][0][0].startswith("writes f · reads &lt;s&gt; (0)")
 
 
 def test_with_int8_translation_on_the_ablation_still_compares_the_fp32_model_with_itself():
@@ -244,6 +248,8 @@ def test_attention_across_training_follows_the_slider():
     assert app.get("segmented_control")[0].value == "cross"
     assert app.select_slider(key="history_step").value == 3000  # the last snapshot
     assert chart_spec(app, "history_map")["layout"]["title"]["text"].endswith("average over heads, step 3000")
+    probe = chart_spec(app, "history_map")["layout"]["yaxis"]
+    assert probe["ticktext"][-1] == "&lt;/s&gt;" and probe["title"]["text"] == "query: token written"
     entropy = array(chart_spec(app, "history_entropy")["data"][0]["y"])
     assert entropy[0] > 2 * entropy[-1]  # the anti-diagonal sharpened out of a spread map
     app.select_slider(key="history_step").set_value(250).run()

@@ -74,9 +74,15 @@ def test_two_checkpoints_side_by_side_translate_the_sentence_with_their_maps_and
         heatmap = chart_spec(app, f"compare_map_{index}")
         assert title(app, f"compare_map_{index}") == f"Layer {EN_DE_SHARPEST_LAYER} (sharpest), average over heads"
         weights = spec_array(heatmap["data"][0]["z"]).reshape(len(heatmap["data"][0]["y"]), -1)
-        words = len(weights) - 1  # rows: <s>, y_1 .. y_n; each word's row is the step that predicted it
+        words = len(weights) - 1  # rows: y_1 .. y_n, </s>, each named by the word it writes
         expected = list(enumerate(weights[:words].argmax(axis=1).tolist()))
-        assert link_pairs(chart_spec(app, f"compare_links_{index}")) == expected
+        links = chart_spec(app, f"compare_links_{index}")
+        assert link_pairs(links) == expected
+        # A map's row and the link of the same word agree (on the old convention, the rows were the
+        # decoder inputs <s>, y_1, ...: the row "kleine" pointed where the link of the next word did).
+        [targets] = [trace for trace in links["data"] if trace.get("mode") == "markers+text" and trace["x"][0] == 0]
+        assert heatmap["layout"]["yaxis"]["ticktext"][:words] == targets["text"]
+        assert heatmap["layout"]["yaxis"]["ticktext"][words] == "&lt;/s&gt;"
     params = app.query_params
     assert (params["ckpts"], params["text"], params["layer"], params["head"]) == (
         "en-de,en-xx",

@@ -17,7 +17,10 @@ def test_decoding_steps_through_the_translation():
     assert texts(app.code)[1] == "<s> h g"  # the decoder's input at step 3
     assert chart_spec(app, "next_tokens")["layout"]["title"]["text"].startswith("Next token: f")
     attention = spec_array(chart_spec(app, "step_attention")["data"][0]["z"]).reshape(8, 9)  # 2 layers x 4 heads
-    assert attention.argmax(axis=1).tolist().count(5) >= 4  # step 3 reads "f", source position 5
+    assert attention.argmax(axis=1).tolist().count(5) >= 4  # step 3 writes "f", source position 5
+    # The shift, once, with the real tokens; the step's figure names its row by both.
+    assert any("reads **g**" in caption and "writes **f**" in caption for caption in texts(app.caption))
+    assert "the row that writes f · reads g" in chart_spec(app, "step_attention")["layout"]["title"]["text"]
     assert app.query_params["step"] == "3"
     assert any("pick a beam size above 1" in message for message in texts(app.caption))
 

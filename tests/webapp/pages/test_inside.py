@@ -144,3 +144,33 @@ def test_a_pre_norm_model_shows_the_layer_norm_before_each_sublayer(word_tokeniz
     assert any(r"Q = \mathrm{LayerNorm}(Y)\, W^Q,\quad K = E\, W^K" in latex for latex in texts(app.latex))
     assert len(chart_spec(app, "inside_residual")["layout"]["annotations"]) == 1  # x + MultiHead, no LayerNorm after
     assert "(T, d_ff) = (" in chart_spec(app, "inside_ff_hidden")["layout"]["annotations"][0]["text"]
+
+
+def test_decoder_queries_are_named_by_the_token_they_write_and_titles_show_control_tokens():
+    # toy-reverse writes "d c b a </s>" reading "<s> d c b a". On the old convention the first
+    # query was "<s>", and the titles naming it lost it (Plotly read "<s>" as markup).
+    app = open_page(INSIDE, {"text": "a b c d", "kind": "decoder", "query": "1"})
+    picker = app.selectbox(key="inside_query")
+    assert picker.label == "Query: the token it writes"
+    assert picker.options[:2] == ["1: d (reads <s>)", "2: c (reads d)"]
+    assert chart_spec(app, "inside_neuron_view")["layout"]["title"]["text"] == "Head 1, query d"
+    assert any(r"**d**" in markdown for markdown in texts(app.markdown))
+    app.selectbox(key="inside_key").set_value(0).run()
+    assert "key &lt;s&gt;" in chart_spec(app, "inside_products")["layout"]["title"]["text"]
+    scores = chart_spec(app, "inside_weights")
+    assert scores["layout"]["yaxis"]["ticktext"][0] == "d" and scores["layout"]["xaxis"]["ticktext"][0] == "&lt;s&gt;"
+    assert scores["layout"]["xaxis"]["title"]["text"] == "keys: tokens written so far (decoder input)"
+    app.selectbox(key="inside_query").set_value(4).run()
+    assert chart_spec(app, "inside_neuron_view")["layout"]["title"]["text"] == "Head 1, query &lt;/s&gt;"
+    assert "The output of &lt;/s&gt;" in chart_spec(app, "inside_mixture")["layout"]["title"]["text"]
+    assert any(r"**\</s\>**" in markdown for markdown in texts(app.markdown))
+
+
+def test_presentation_mode_pickers_hide_the_word_start_marker(checkpoints):
+    (checkpoints / "en-de").symlink_to(TOY.parent / "en-de", target_is_directory=True)
+    query = {"ckpt": "en-de", "text": "Two dogs.", "kind": "cross"}
+    shown = open_page(INSIDE, query).selectbox(key="inside_query").options
+    assert shown[0].startswith("1: ▁Zwei (reads <s>)")  # "Show ▁" is on outside presentation mode
+    presented = open_page(INSIDE, {**query, "present": "1"})
+    assert presented.selectbox(key="inside_query").options[0] == "1: Zwei (reads <s>)"
+    assert not any("▁" in option for option in presented.selectbox(key="inside_key").options)

@@ -23,6 +23,19 @@ def test_masks_pad_the_batch_and_show_the_shortest_sentence_first():
     assert any("`<pad>` *query* rows are computed" in caption for caption in texts(app.caption))
 
 
+def test_masks_show_the_shift_and_name_decoder_rows_by_the_token_written():
+    app = open_page(MASKS, batch="a b c\nx", targets="c b a")
+    app.selectbox(key="sentence").set_value(0).run()
+    [shift] = [markdown for markdown in texts(app.markdown) if markdown.startswith("| position")]
+    reads, writes = shift.splitlines()[2:4]
+    assert reads == "| reads (decoder input) | \\<s\\> | c | b | a |"
+    assert writes == "| writes (its output: the row's name) | c | b | a | \\</s\\> |"
+    look_ahead = chart_spec(app, "mask_look_ahead")["layout"]
+    assert look_ahead["yaxis"]["ticktext"] == ["c", "b", "a", "&lt;/s&gt;"]  # the row writing c sees <s> only
+    assert look_ahead["xaxis"]["ticktext"] == ["&lt;s&gt;", "c", "b", "a"]
+    assert look_ahead["xaxis"]["title"]["text"] == "keys: tokens written so far (decoder input)"
+
+
 @pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
 def test_masks_step_by_step_ends_in_the_models_own_attention(kind):
     batch, targets = "a b c d e f\nx y", "f e d c b a\ny"

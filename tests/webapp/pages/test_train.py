@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.webapp.apptest import AFTER_A_RUN, NOT_KEPT, open_page, texts, value_widget_keys
+from tests.webapp.apptest import AFTER_A_RUN, NOT_KEPT, chart_spec, open_page, texts, value_widget_keys
 from webapp.state import url as app_url
 from webapp.trainer import recipe as trainer_recipe
 from webapp.trainer import slots as trainer_slots
@@ -107,6 +107,10 @@ def test_train_try_and_save_then_translate_with_it():
     app.run()
     assert not app.exception, app.exception
     assert {"live_curves", "train_attention", "try_attention"} <= {chart.key for chart in app.get("plotly_chart")}
+    # The probe's rows are named by the token each position writes: the reference, then </s>.
+    probe = chart_spec(app, "train_attention")["layout"]["yaxis"]
+    assert probe["ticktext"][-1] == "&lt;/s&gt;" and "&lt;s&gt;" not in probe["ticktext"]
+    assert chart_spec(app, "try_attention")["layout"]["yaxis"]["title"]["text"] == "query: token written"
     assert app.select_slider(key="train_replay").value == len(trainer.progress.frames) - 1
     assert value_widget_keys(app) >= AFTER_A_RUN and value_widget_keys(app) - NOT_KEPT <= app_url.KEPT
     app.selectbox(key="train_head").select(0).run()
@@ -120,7 +124,7 @@ def test_train_try_and_save_then_translate_with_it():
     app.text_input(key="train_save_name").input("my-copy").run()
     app.button(key="train_save").click().run()
     assert any("my-copy" in message for message in texts(app.success))
-    assert "my-copy" in app.sidebar.selectbox(key="ckpt").options
+    assert "my-copy · saved on the Train page" in app.sidebar.selectbox(key="ckpt").options  # after the shipped ones
     app.sidebar.selectbox(key="ckpt").select("my-copy").run()
     app.switch_page("webapp/pages/translate.py").run()
     assert not app.exception, app.exception

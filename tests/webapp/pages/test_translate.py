@@ -2,9 +2,10 @@
 on it. Each test points the app at a temporary checkpoints folder (TRANSFORMER_CHECKPOINTS) holding a
 link to the shipped toy-reverse model, so the results do not depend on which other checkpoints exist."""
 
+import numpy as np
 import pytest
 
-from figures import HEAD_VIEW_FONT_SIZE
+from figures import HEAD_VIEW_FONT_SIZE, row_convention
 from tests.webapp.apptest import (
     TOY,
     TOY_SHARPEST_HEAD,
@@ -13,6 +14,7 @@ from tests.webapp.apptest import (
     head_view,
     head_view_pills,
     run_app,
+    spec_array,
     texts,
     view_keys,
 )
@@ -59,9 +61,9 @@ def test_app_translates_the_example_and_shows_every_view(checkpoints):
     assert view_keys(app) == VIEWS
     heatmap = chart_spec(app, "attention_map")
     assert heatmap["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "d", "e", "f", "g", "h", "&lt;/s&gt;"]
-    assert heatmap["layout"]["yaxis"]["ticktext"][0] == "&lt;s&gt;"
+    assert heatmap["layout"]["yaxis"]["ticktext"][0] == "h"  # the token the first row writes, not <s>
     data = head_view(app)
-    assert data["queries"][0] == "<s>" and data["keys"] == [*"abcdefgh", "</s>"]  # cross: target x source
+    assert data["queries"][0] == "h" and data["keys"] == [*"abcdefgh", "</s>"]  # cross: written x source
     assert [head["name"] for head in data["heads"]] == [f"head {TOY_SHARPEST_HEAD + 1}"]
     assert data["title"] == "Layer 1" and data["filename"] == "head-view-cross-layer1"
     assert app.query_params["text"] == "a b c d e f g h"
@@ -216,3 +218,33 @@ def test_the_view_survives_another_page_and_an_empty_text(checkpoints):
     assert app.get("segmented_control")[0].value == "encoder"
     assert app.selectbox(key="layer").value == 1 and app.selectbox(key="head").value == 1
     assert head_view_pills(app).value == [0, 3]
+
+
+def test_the_en_de_map_names_each_row_by_the_word_it_writes():
+    # The issue's bar: the first row is Zwei, and the row Hunde looks at dogs. On the old convention
+    # (rows named by the decoder input) the first row was <s> and the row Hunde looked at playing.
+    text = "Two dogs are playing in the snow."
+    app = run_app({"ckpt": "en-de", "text": text, "kind": "cross", "layer": "3", "head": "avg"})
+    spec = chart_spec(app, "attention_map")
+    rows = [token.replace("▁", "") for token in spec["layout"]["yaxis"]["ticktext"]]
+    keys = [token.replace("▁", "") for token in spec["layout"]["xaxis"]["ticktext"]]
+    assert rows[0] == "Zwei" and rows[-1] == "&lt;/s&gt;"
+    weights = spec_array(spec["data"][0]["z"])
+    assert keys[int(np.argmax(weights[rows.index("Hunde")]))] == "dogs"
+    assert spec["data"][0]["text"][1][0].startswith("writes ▁Hunde · reads ▁Zwei (1)")
+    assert spec["layout"]["yaxis"]["title"]["text"] == "query: token written"
+    captions = " ".join(texts(app.caption))
+    assert row_convention("cross") in captions
+    assert "The map averages all 4 heads of its layer; the head view shows head " in captions
+    data = head_view(app)
+    assert data["queries"][0] == "▁Zwei" and data["columnNames"] == ["writes", "source"]
+
+
+def test_decoder_self_attention_keys_are_the_tokens_written_so_far():
+    app = run_app({"ckpt": "en-de", "text": "Two dogs.", "kind": "decoder", "layer": "1", "head": "2"})
+    spec = chart_spec(app, "attention_map")
+    assert spec["layout"]["xaxis"]["title"]["text"] == "keys: tokens written so far (decoder input)"
+    assert (
+        spec["layout"]["xaxis"]["ticktext"][0] == "&lt;s&gt;" and spec["layout"]["yaxis"]["ticktext"][0] != "&lt;s&gt;"
+    )
+    assert "The map shows head 2" in " ".join(texts(app.caption))

@@ -13,7 +13,7 @@ from transformer import load_checkpoint
 from transformer.checkpoint import load_attention_history
 from webapp.trainer import recipe as trainer_recipe
 from webapp.trainer.recipe import recipe_toml
-from webapp.trainer.session import SessionTrainer
+from webapp.trainer.session import MAX_SAVED, SessionTrainer
 from webapp.trainer.settings import TrainSetup
 from webapp.trainer.slots import Slots
 
@@ -92,3 +92,17 @@ def test_saving_writes_a_checkpoint_every_page_can_open(tmp_path):
     assert "| `task` | copy |" in card and "fresh" in card and "[data]" in card
     with pytest.raises(ValueError, match="taken"):
         trainer.save("mine", checkpoints, set())  # never overwrites a checkpoint folder
+    for number in range(MAX_SAVED - 2):  # "taken" and "mine" count; a shipped one would not
+        (checkpoints / f"saved-{number}").mkdir()
+    with pytest.raises(ValueError, match=f"at most {MAX_SAVED} saved checkpoints"):
+        trainer.save("one-more", checkpoints, set())  # issue #28: no endless sidebar for every visitor
+
+
+def test_a_finished_run_of_a_closed_session_is_swept_with_its_folder():
+    open_ = [True]
+    trainer = SessionTrainer(TrainSetup(**{**TINY.__dict__, "steps": 3}), "left", lambda: open_[0], Slots(1))
+    trainer.start()
+    finish(trainer)
+    open_[0] = False  # the tab closes after the run finished: nothing runs to notice
+    SessionTrainer(TINY, "next", slots=Slots(1))  # the next trainer the server makes sweeps
+    assert trainer.progress.status == "closed" and not trainer.run_dir.exists()
