@@ -26,7 +26,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.session_client import PageError, PageRun, Session, healthy
+from deploy.serve import free_port, run_dir, start_app, wait_healthy, warm
+from deploy.session_client import PageError, PageRun, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,8 +170,6 @@ async def run_class(url: str, args, on_start=None) -> Report:
 def app_pids(url: str) -> list[int]:
     """The app processes behind url: those `make serve` on its port lists (deploy/serve.py's
     apps.pids), else every `streamlit run … app.py` of this machine."""
-    from serve import run_dir
-
     listed = run_dir(urllib.parse.urlsplit(url).port or 80) / "apps.pids"
     if listed.exists():
         return [int(pid) for pid in listed.read_text().split()]
@@ -258,17 +257,14 @@ def print_report(report: Report, args, seconds: float, memory: MemoryWatch) -> N
 def start_server(args) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` as `make serve` starts each process, on a free port, healthy and
     warmed (one session per checkpoint and page)."""
-    from serve import free_port, start_app, warm
-
     port = free_port()
     env = {"TRANSFORMER_INT8": "1"} if args.int8 else {}
     process = start_app(port, threads=args.threads, env=env, serving=not args.streamlit_defaults)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while not healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the server did not start")
-        time.sleep(0.2)
+    try:
+        wait_healthy(url, process)
+    except RuntimeError as error:
+        raise SystemExit(f"the server did not start: {error}") from None
     if not args.cold:
         warm(url)
     return process, url

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from deploy.balancer import BACKENDS_FILE, Backend, parse_backends, render
+from deploy.balancer import BACKENDS_FILE, FIRST_APP_PORT, Backend, parse_backends, render
 from deploy.session_client import Session, healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,7 +203,7 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=8501, help="the balancer's port, the class's address")
     parser.add_argument("--bind", default="0.0.0.0", help="the balancer's address (127.0.0.1: this machine only)")
     parser.add_argument("--backends", type=Path, default=BACKENDS_FILE)
-    parser.add_argument("--first-app-port", type=int, default=8601)
+    parser.add_argument("--first-app-port", type=int, default=FIRST_APP_PORT)
     parser.add_argument("--processes", type=int, help="local app processes (instead of backends.txt's `local` count)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per app process")
     parser.add_argument(

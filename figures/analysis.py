@@ -14,8 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attention import KIND_TITLES, KINDS, attention_heatmap, click_targets, label
+from .attention import KIND_TITLES, KINDS, attention_heatmap, click_targets
 from .style import DIVERGING, GREY, HIGHLIGHT, NOTE_FONT_SIZE, WEIGHT_SCALE, colorbar, margin, outline
+from .tokens import label
 
 
 def head_grid(

@@ -7,8 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .analysis import diverging_heatmap
-from .attention import label
 from .style import BLUE, ORANGE, margin
+from .tokens import label
 
 AGREEMENT_COLORS = {"attention": BLUE, "rollout": ORANGE}
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .attention import label, token_axis
+from .attention import token_axis
 from .style import (
     BLUE,
     CURRENT_STEP_SHADE,
@@ -24,6 +24,7 @@ from .style import (
     colorbar,
     margin,
 )
+from .tokens import label
 
 CHOSEN_COLOR, OTHER_COLOR = HIGHLIGHT, PALE_BLUE
 MODEL_COLOR = LIGHT_GREY  # the model's own distribution, beside the reshaped one sampling draws from

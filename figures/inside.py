@@ -13,9 +13,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attention import label, token_axis
+from .attention import token_axis
 from .decoding import row_bars
 from .style import BLUE, DIVERGING, HIGHLIGHT, MASKED_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, margin, outline
+from .tokens import label
 
 LINE_COLOR = BLUE  # the query's lines to the keys it may attend to
 ROW_PIXELS = 24  # the height of one token row

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .style import TICK_COLOR
+from .tokens import strip_markers
 
 PLOTLY_DEFAULT_FONT, PLOTLY_DEFAULT_HEIGHT = 12, 450
 PLOTLY_DEFAULT_MARGIN = {"t": 100, "b": 80}
@@ -280,14 +281,20 @@ def _clear_toolbar(layout: dict) -> None:
 
 
 def legible(
-    figure: go.Figure, font_size: float | None = None, width: float = ASSUMED_WIDTH, numbers_width: float | None = None
+    figure: go.Figure,
+    font_size: float | None = None,
+    width: float = ASSUMED_WIDTH,
+    numbers_width: float | None = None,
+    show_marker: bool = True,
 ) -> go.Figure:
     """figure with every text at least font_size (None: as it is), its token axes thinned so
     that their labels, at the figure's font size, do not overlap on a plot `width` pixels wide (a
     map with square cells: on its cells, as large as its height allows), and its title clear of the
     toolbar on any width (_clear_toolbar); its tick labels and axis titles in TICK_COLOR, and the
     numbers in its heatmaps' cells MIN_NUMBER_FONT pixels or more, or hidden where the cells of a
-    plot numbers_width pixels wide (default: width) are too small for them (_fit_numbers)."""
+    plot numbers_width pixels wide (default: width) are too small for them (_fit_numbers). With
+    show_marker False, the word-start marker is then taken out of every text (tokens.without_marker),
+    in the same pass: the figure is made and checked once."""
     spec = figure.to_plotly_json()
     layout = spec.setdefault("layout", {})
     if font_size is not None:
@@ -298,7 +305,7 @@ def legible(
     _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT), width)
     _color_ticks(spec)
     _fit_numbers(spec, width if numbers_width is None else numbers_width)
-    return go.Figure(spec)
+    return go.Figure(spec if show_marker else strip_markers(spec))
 
 
 def square_cells(

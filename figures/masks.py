@@ -11,9 +11,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .attention import attention_heatmap, label
+from .attention import attention_heatmap
 from .legibility import PLOTLY_DEFAULT_FONT, thinned_ticks
 from .style import DIVERGING, MASK_SCALE, MASKED_COLOR, NOTE_FONT_SIZE, PADDING_SCALE, margin
+from .tokens import label
 
 MASK_KEY_AXIS = 280  # pixels of a mask's key axis: a third of the page, less its margins
 MAX_CELLS_WITH_VALUES = 160  # beyond this, numbers in the cells would be unreadable

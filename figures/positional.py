@@ -11,9 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attention import label
 from .legibility import SQUARE_AXES
 from .style import CATEGORY_COLORS, DIVERGING, SIMILARITY_SCALE, colorbar, margin
+from .tokens import label
 
 PAIR_COLORS = CATEGORY_COLORS  # one colour per sine/cosine pair, i.e. per frequency
 

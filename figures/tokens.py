@@ -30,22 +30,22 @@ def display_token(token: str, show_marker: bool = True) -> str:
     return token if show_marker else _MARKER_BEFORE_TEXT.sub("", token)
 
 
-def _strip_markers(node):
+def strip_markers(node):
     if isinstance(node, str):
         return display_token(node, show_marker=False)
     if isinstance(node, dict):
-        return {key: _strip_markers(value) for key, value in node.items()}
+        return {key: strip_markers(value) for key, value in node.items()}
     if isinstance(node, list | tuple):
-        return [_strip_markers(item) for item in node]
+        return [strip_markers(item) for item in node]
     if isinstance(node, np.ndarray) and node.dtype.kind in "OU":  # texts, as arrays of strings
-        return _strip_markers(node.tolist())
+        return strip_markers(node.tolist())
     return node
 
 
 def without_marker(figure: go.Figure) -> go.Figure:
     """figure with the word-start marker taken out of every text it holds: tick labels, cell
     and marker texts, hover texts, titles. Pure: a new figure."""
-    return go.Figure(_strip_markers(figure.to_plotly_json()))
+    return go.Figure(strip_markers(figure.to_plotly_json()))
 
 
 def token_probabilities(tokens: list[str], probs: list[float], per_row: int = 10) -> go.Figure:

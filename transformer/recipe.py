@@ -141,8 +141,9 @@ def split_fractions(spec: dict, where: str = "data source") -> tuple[float, floa
     return fractions["dev_fraction"], fractions["test_fraction"]
 
 
-def check_source(spec, where: str) -> None:
-    """One source of a split: a table of a known kind with the keys it needs."""
+def check_source(spec, where: str) -> tuple[float, float] | None:
+    """One source of a split: a table of a known kind with the keys it needs. Returns the
+    (dev_fraction, test_fraction) that cut it, for a tsv source with a split, else None."""
     check_fields(spec, SOURCE_TYPES, where, SOURCE_RANGES, ("kind",))
     needs = DATA_SOURCES.get(spec["kind"])
     if needs is None:
@@ -156,7 +157,8 @@ def check_source(spec, where: str) -> None:
     if spec["kind"] == "tsv" and "split" in spec:
         if spec["split"] not in SPLITS:
             raise ValueError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got {spec['split']!r}")
-        split_fractions(spec, where)
+        return split_fractions(spec, where)
+    return None
 
 
 def check_data(data, where: str) -> None:
@@ -167,10 +169,9 @@ def check_data(data, where: str) -> None:
     cuts = {}  # corpus path -> (its fractions, the split that first named them)
     for split, specs in data_splits(data).items():
         for spec in specs if isinstance(specs, list) else [None]:
-            check_source(spec, f"{where} {split}")
-            if spec["kind"] != "tsv" or "split" not in spec:
+            fractions = check_source(spec, f"{where} {split}")
+            if fractions is None:
                 continue
-            fractions = split_fractions(spec)
             first, first_split = cuts.setdefault(PurePath(spec["path"]), (fractions, split))
             if fractions != first:
                 raise ValueError(

@@ -93,17 +93,17 @@ def _translation(translator: Translator, text: str) -> Translation:
 
 
 @lru_cache(maxsize=8)
-def _dev_statistics(translator: Translator, folder: str) -> dict:
+def _dev_translations(translator: Translator, folder: str) -> tuple[Translation, ...]:
+    """The first DEV_SENTENCES of the checkpoint's dev sample, greedy: decoded once for every measure."""
     sources = [source for source, _ in load_dev_sample(folder)[:DEV_SENTENCES]]
     if not sources:
         raise ClaimError(f"{folder} ships no dev sample")
-    return average_statistics(translator.translate(sources, beam_size=1))
+    return tuple(translator.translate(sources, beam_size=1))
 
 
 @lru_cache(maxsize=8)
-def _dev_translations(translator: Translator, folder: str) -> tuple[Translation, ...]:
-    sources = [source for source, _ in load_dev_sample(folder)[:DEV_SENTENCES]]
-    return tuple(translator.translate(sources, beam_size=1))
+def _dev_statistics(translator: Translator, folder: str) -> dict:
+    return average_statistics(list(_dev_translations(translator, folder)))
 
 
 def _number(args: dict[str, str], name: str) -> int:

@@ -9,6 +9,7 @@ No Streamlit here, no session state.
 """
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: app.py's folder
@@ -51,3 +52,9 @@ def page(url_path: str) -> Page | None:
 def script(url_path: str) -> str:
     """The script of a page of the app, for st.switch_page (KeyError for a page it does not have)."""
     return _BY_URL_PATH[url_path].script
+
+
+@cache  # configs/ is part of the release: it does not change while the app runs
+def shipped_checkpoints() -> frozenset[str]:
+    """The shipped checkpoints' names (one recipe in configs/ each): never taken by a saved one."""
+    return frozenset(path.stem for path in (ROOT / "configs").glob("*.toml"))

@@ -30,6 +30,7 @@ from figures import (
 from transformer.data import SYMBOLS
 from transformer.objective import learning_rate, smoothed_target
 from transformer.tokenizer import EOS
+from webapp import registry
 from webapp.state import checkpoints, present, url
 from webapp.trainer import recipe, session, slots
 from webapp.trainer.settings import BOUNDS, CHOICES, TASK_TITLES, TrainSetup, parse_setup, setup_problems
@@ -271,7 +272,7 @@ def try_and_save(trainer: session.SessionTrainer) -> None:
     name_column, button_column = st.columns([3, 1])
     name = name_column.text_input("Checkpoint name", value=f"my-{trainer.setup.task}", key="train_save_name")
     if button_column.button("Save as checkpoint", key="train_save"):
-        reserved = session.shipped_names()
+        reserved = set(registry.shipped_checkpoints())
         try:
             folder = trainer.save(name.strip(), checkpoints.checkpoints_dir(), reserved)
         except (ValueError, RuntimeError) as error:

@@ -18,7 +18,6 @@ from figures.legibility import (
     present_plot_width,
     square_cells,
 )
-from figures.tokens import without_marker
 
 PRESENT_FIGURE_SCALE, PRESENT_FONT_SIZE = 1.3, 16  # figures on the projector: taller, larger text
 PLOTLY_DEFAULT_HEIGHT = 450  # what Plotly draws when a figure sets no height
@@ -81,9 +80,8 @@ def plotly_chart(
     # projector's, or else a 1366 px laptop's.
     numbers_width = width if presenting() else laptop_plot_width(columns)
     font_size = PRESENT_FONT_SIZE if presenting() else None
-    figure = legible(figure, font_size, width=min(ASSUMED_WIDTH, width), numbers_width=numbers_width)
-    if not st.session_state.get("show_marker", True):
-        figure = without_marker(figure)
+    show_marker = st.session_state.get("show_marker", True)
+    figure = legible(figure, font_size, min(ASSUMED_WIDTH, width), numbers_width, show_marker)
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
     if on_select is None:
         st.plotly_chart(figure, key=key, config=config)

@@ -33,14 +33,9 @@ SAVING = threading.Lock()  # two sessions saving one name: the second finds the 
 TRAINERS: "weakref.WeakSet[SessionTrainer]" = weakref.WeakSet()  # this server's, for sweep_closed
 
 
-def shipped_names() -> set[str]:
-    """The shipped checkpoints' names (one recipe in configs/ each): never taken by a saved one."""
-    return {path.stem for path in (registry.ROOT / "configs").glob("*.toml")}
-
-
 def saved_names(checkpoints: Path) -> list[str]:
     """The checkpoint folders in `checkpoints` that are not shipped: saved from the Train page."""
-    shipped = shipped_names()
+    shipped = registry.shipped_checkpoints()
     folders = checkpoints.iterdir() if checkpoints.is_dir() else ()
     return sorted(p.name for p in folders if p.is_dir() and not p.name.startswith(".") and p.name not in shipped)
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from figures.tokens import display_token
 from transformer import CheckpointError, Translator
+from webapp import registry
 from webapp.state import url
 from webapp.state.checkpoints import (
     DEFAULT_EXAMPLE,
@@ -26,7 +27,6 @@ from webapp.state.checkpoints import (
 from webapp.state.present import PRESENTATION_CSS, presentation_changed, presenting
 from webapp.state.results import INT8_DEFAULT, decoding_label, output_limit_rule
 from webapp.state.url import notice, url_param
-from webapp.trainer.session import shipped_names
 from webapp.widgets import gallery
 
 BEAM_SIZES = (1, 2, 3, 4, 5, 6, 8)
@@ -112,7 +112,7 @@ def sidebar() -> None:
     for key in tuple(url.KEPT):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-    shipped = shipped_names()
+    shipped = registry.shipped_checkpoints()
     names = sorted(checkpoint_names(), key=lambda name: name not in shipped)  # then those saved on /train
     label = lambda name: checkpoint_label(name) + ("" if name in shipped else " · saved on the Train page")
     with st.sidebar:

@@ -3,13 +3,14 @@ inspect.getsource from the installed module, so it never drifts from the code th
 that matters (the first one containing a given substring) is marked with a comment, and the
 caption names the file and its line number.
 
-source_lines and marked_source are plain functions (SourceError when the object or the line is
-gone: a rename fails loudly in the tests); show_source draws them.
+source_lines is a plain function (SourceError when the object or the line is
+gone: a rename fails loudly in the tests); show_source draws it.
 """
 
 import importlib
 import inspect
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
@@ -59,6 +60,7 @@ def resolve(dotted: str):
     raise SourceError(f"{dotted}: no such module")
 
 
+@lru_cache(maxsize=32)  # the source does not change while the app runs (a SourceError is not cached)
 def source_lines(dotted: str, line: str) -> Source:
     """The source of the object at `dotted`, its first line containing `line` marked."""
     target = inspect.unwrap(resolve(dotted))
