@@ -15,7 +15,18 @@ from plotly.subplots import make_subplots
 
 from .attention import token_axis
 from .decoding import row_bars
-from .style import BLUE, DIVERGING, HIGHLIGHT, MASKED_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, margin, outline
+from .style import (
+    BLUE,
+    DIVERGING,
+    HIGHLIGHT,
+    MASKED_COLOR,
+    NEGATIVE_COLOR,
+    PANEL_TITLE_SIZE,
+    POSITIVE_COLOR,
+    margin,
+    outline,
+    outline_shape,
+)
 from .tokens import label
 
 LINE_COLOR = BLUE  # the query's lines to the keys it may attend to
@@ -50,64 +61,84 @@ def _centred_scale(values) -> dict:
     return dict(colorscale=DIVERGING, zmin=-limit, zmax=limit, showscale=False)
 
 
-def _matrix_heatmap(matrix: np.ndarray, tokens: list[str]) -> go.Heatmap:
-    rows = np.array([f"{label(token)} ({i})" for i, token in enumerate(tokens)], dtype=object)
-    return go.Heatmap(
-        z=matrix,
-        x=list(range(matrix.shape[1])),
-        y=list(range(matrix.shape[0])),
-        # The row's token in every cell's hover, as an array: Plotly checks and copies a list of
-        # lists cell by cell, a third of the Inside page's time (the JSON is the same).
-        text=np.repeat(rows[:, None], matrix.shape[1], axis=1),
-        hovertemplate="%{text}, dimension %{x}: %{z:.3f}<extra></extra>",
+def _matrix_heatmap(matrix: np.ndarray, tokens: list[str], axes: str) -> dict:
+    """A matrix as a heatmap trace on the subplot `axes` ("" for the first, "2"...). Its rows are
+    categories named by their token, so that a hover names the row's token once per row: a hover
+    text per cell was 60 % of the page's JSON (2 MB) and most of its time. Float32: the hover shows
+    3 decimals, and the page sends half the bytes."""
+    return dict(
+        type="heatmap",
+        z=matrix.astype(np.float32),
+        y=[f"{label(token)} ({i})" for i, token in enumerate(tokens)],
+        xaxis=f"x{axes}",
+        yaxis=f"y{axes}",
+        hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>",
         **_centred_scale(matrix),
     )
 
 
-def _head_blocks(figure: go.Figure, n_rows: int, n_heads: int, head_size: int, head: int | None, col: int) -> None:
-    """Lines between the heads' blocks of head_size columns, "head i" under each block, and an
-    outline around head `head`."""
-    for boundary in range(1, n_heads):
-        figure.add_vline(x=boundary * head_size - 0.5, line=dict(color="black", width=1), row=1, col=col)
-    figure.update_xaxes(
+def _head_blocks(n_heads: int, head_size: int, head: int | None, axes: str) -> tuple[dict, list[dict]]:
+    """The x axis of a matrix of heads side by side: "head i" under each block of head_size
+    columns; and its shapes, a line between blocks and an outline around head `head`."""
+    axis = dict(
         tickmode="array",
         tickvals=[h * head_size + (head_size - 1) / 2 for h in range(n_heads)],
         ticktext=[f"head {h + 1}" for h in range(n_heads)],
-        row=1,
-        col=col,
     )
+    refs = dict(xref=f"x{axes}", yref=f"y{axes} domain")
+    line = dict(type="line", y0=0, y1=1, line=dict(color="black", width=1), **refs)
+    shapes = [{**line, "x0": b * head_size - 0.5, "x1": b * head_size - 0.5} for b in range(1, n_heads)]
     if head is not None:
-        outline(figure, (head * head_size - 0.5, (head + 1) * head_size - 0.5), (-0.5, n_rows - 0.5), row=1, col=col)
+        shapes.append(outline_shape((head * head_size - 0.5, (head + 1) * head_size - 0.5), (0, 1), **refs))
+    return axis, shapes
+
+
+def _panel_domains(count: int) -> list[list[float]]:
+    """The x domains of count panels side by side, as make_subplots spaces them."""
+    spacing = 0.12 / count + 0.04
+    width = (1 - spacing * (count - 1)) / count
+    return [[i * (width + spacing), i * (width + spacing) + width] for i in range(count)]
 
 
 def matrices_figure(panels: list[Panel], title: str = "", head: int | None = None) -> go.Figure:
     """Matrices side by side, a token per row, each titled with what it is and its shape. A panel
     of shape (heads, rows, d_k) is drawn as its heads side by side, Concat(head_1, ..., head_h),
-    cut into blocks of d_k columns, the block of head `head` outlined."""
+    cut into blocks of d_k columns, the block of head `head` outlined. Written as the figure's
+    JSON and checked once: the Inside page draws a dozen of them a run."""
     matrices = [np.asarray(panel.matrix, dtype=float) for panel in panels]
     for panel, matrix in zip(panels, matrices):
         if matrix.ndim not in (2, 3) or matrix.shape[-2] != len(panel.tokens):
             raise ValueError(f"{panel.title}: a matrix of shape {matrix.shape} for {len(panel.tokens)} tokens")
-    side_by_side = [np.concatenate(list(m), axis=1) if m.ndim == 3 else m for m in matrices]
-    figure = make_subplots(
-        rows=1,
-        cols=len(panels),
-        subplot_titles=[f"{p.title}<br>{shape_label(p.symbols, m)}" for p, m in zip(panels, side_by_side)],
-        horizontal_spacing=0.12 / len(panels) + 0.04,
-    )
-    for col, (panel, matrix, drawn) in enumerate(zip(panels, matrices, side_by_side), start=1):
-        figure.add_trace(_matrix_heatmap(drawn, panel.tokens), row=1, col=col)
-        figure.update_yaxes(token_axis(panel.tokens, autorange="reversed"), row=1, col=col)
-        figure.update_xaxes(title_text="dimension", row=1, col=col)
-        if matrix.ndim == 3:
-            _head_blocks(figure, len(panel.tokens), len(matrix), matrix.shape[2], head, col)
     rows = max(len(panel.tokens) for panel in panels)
-    figure.update_layout(
-        title=title,
-        height=min(900, 200 + ROW_PIXELS * rows),
-        margin=margin(110 if title else 80),
-    )
-    return figure
+    layout = dict(title=title, height=min(900, 200 + ROW_PIXELS * rows), margin=margin(110 if title else 80))
+    traces, annotations, shapes = [], [], []
+    for number, (panel, matrix, domain) in enumerate(zip(panels, matrices, _panel_domains(len(panels))), start=1):
+        axes = "" if number == 1 else str(number)
+        drawn = np.concatenate(list(matrix), axis=1) if matrix.ndim == 3 else matrix
+        traces.append(_matrix_heatmap(drawn, panel.tokens, axes))
+        xaxis = dict(anchor=f"y{axes}", domain=domain, title=dict(text="dimension"))
+        if matrix.ndim == 3:
+            head_axis, head_shapes = _head_blocks(len(matrix), matrix.shape[2], head, axes)
+            xaxis.update(head_axis)
+            shapes += head_shapes
+        layout[f"xaxis{axes}"] = xaxis
+        layout[f"yaxis{axes}"] = dict(
+            anchor=f"x{axes}", type="category", **token_axis(panel.tokens, autorange="reversed")
+        )
+        annotations.append(
+            dict(
+                text=f"{panel.title}<br>{shape_label(panel.symbols, drawn)}",
+                x=sum(domain) / 2,
+                y=1,
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=PANEL_TITLE_SIZE),
+            )
+        )
+    return go.Figure(dict(data=traces, layout=dict(layout, annotations=annotations, shapes=shapes)))
 
 
 def mixture_figure(weights, weighted_values, output, key_tokens: list[str], query_token: str, title: str = ""):

@@ -293,9 +293,19 @@ def legible(
     toolbar on any width (_clear_toolbar); its tick labels and axis titles in TICK_COLOR, and the
     numbers in its heatmaps' cells MIN_NUMBER_FONT pixels or more, or hidden where the cells of a
     plot numbers_width pixels wide (default: width) are too small for them (_fit_numbers). With
-    show_marker False, the word-start marker is then taken out of every text (tokens.without_marker),
-    in the same pass: the figure is made and checked once."""
-    spec = figure.to_plotly_json()
+    show_marker False, the word-start marker is then taken out of every text (tokens.without_marker)."""
+    return go.Figure(legible_spec(figure.to_plotly_json(), font_size, width, numbers_width, show_marker))
+
+
+def legible_spec(
+    spec: dict,
+    font_size: float | None = None,
+    width: float = ASSUMED_WIDTH,
+    numbers_width: float | None = None,
+    show_marker: bool = True,
+) -> dict:
+    """legible on a figure's JSON (to_plotly_json), which it changes: the app hands the result
+    to the browser as it is, neither copied nor checked again."""
     layout = spec.setdefault("layout", {})
     if font_size is not None:
         _font(layout, "font", font_size)
@@ -305,7 +315,7 @@ def legible(
     _thin_axes(layout, layout.get("font", {}).get("size", PLOTLY_DEFAULT_FONT), width)
     _color_ticks(spec)
     _fit_numbers(spec, width if numbers_width is None else numbers_width)
-    return go.Figure(spec if show_marker else strip_markers(spec))
+    return spec if show_marker else strip_markers(spec)
 
 
 def square_cells(
@@ -322,21 +332,31 @@ def square_cells(
     max_height in all (the screen below the figure's top: smaller cells, the plot narrower), down to
     cells of min_cell for a map with token labels, which a longer sentence takes past max_height.
     Other figures come back unchanged, and so does a table with token labels on one axis only (a
-    vector per token, such as (T, d_ff) activations: square cells would flatten it to a strip).
-    Give it the builder's figure (z an array)."""
-    heatmaps = [trace for trace in figure.data if trace.type == "heatmap"]
-    subplots = {getattr(trace, "xaxis", None) or "x" for trace in figure.data}
-    if len(heatmaps) != 1 or subplots != {"x"}:
-        return figure
-    shape = np.shape(heatmaps[0].z)
+    vector per token, such as (T, d_ff) activations: square cells would flatten it to a strip)."""
+    spec = square_cells_spec(figure.to_plotly_json(), width, min_width, min_cell, max_height)
+    return figure if spec is None else go.Figure(spec)
+
+
+def square_cells_spec(
+    spec: dict,
+    width: float = PRESENT_WIDTH,
+    min_width: float = ASSUMED_WIDTH,
+    min_cell: float = MIN_CELL,
+    max_height: float = present_figure_height(),
+) -> dict | None:
+    """square_cells on a figure's JSON, which it changes: None for a figure it leaves as it is."""
+    traces = spec.get("data", [])
+    heatmaps = [trace for trace in traces if trace.get("type") == "heatmap"]
+    if len(heatmaps) != 1 or {trace.get("xaxis") or "x" for trace in traces} != {"x"}:
+        return None
+    shape = np.shape(_array(heatmaps[0].get("z")))
     if len(shape) != 2 or not shape[0] or not shape[1]:
-        return figure
-    labelled = [_labelled(figure.layout[name].to_plotly_json()) for name in ("xaxis", "yaxis")]
-    if labelled.count(True) == 1:
-        return figure
-    rows, columns = shape
-    spec = figure.to_plotly_json()
+        return None
     layout = spec.setdefault("layout", {})
+    labelled = [_labelled(layout.get(name, {})) for name in ("xaxis", "yaxis")]
+    if labelled.count(True) == 1:
+        return None
+    rows, columns = shape
     _clear_toolbar(layout)  # first: the top margin that legible keeps, so that the cells keep their size
     margin = {**PLOTLY_DEFAULT_MARGIN, **layout.get("margin", {})}
     furniture = margin["t"] + margin["b"] + LABEL_ROOM
@@ -348,4 +368,4 @@ def square_cells(
     layout["height"] = round(rows * cell + furniture)
     for name, settings in SQUARE_AXES.items():
         layout.setdefault(name, {}).update(settings)
-    return go.Figure(spec)
+    return spec

@@ -55,6 +55,7 @@ PADDING_SCALE = [[0, BLOCKED_COLOR], [1, TOKEN_COLOR]]
 SMALL_FONT_SIZE = 11  # the titles of attention_grid's many small panels
 NOTE_FONT_SIZE = 12  # panel titles, notes and cell texts: Plotly's default size
 LABEL_FONT_SIZE = 14  # a label that must stand out of its cell or frame
+PANEL_TITLE_SIZE = 16  # the title of a panel among several: what make_subplots gives them
 
 SIDE_MARGIN = 10  # pixels left, right and below a plot: the page has its own padding
 
@@ -67,9 +68,12 @@ def margin(top: int, *, left: int = SIDE_MARGIN, right: int = SIDE_MARGIN) -> di
 def outline(figure: go.Figure, x: tuple[float, float], y: tuple[float, float], **where) -> go.Figure:
     """Outline the rectangle x = (x0, x1), y = (y0, y1) in HIGHLIGHT: a selected map, head or key.
     where places it (row and col of a subplot, or xref and yref)."""
-    return figure.add_shape(
-        type="rect", x0=x[0], x1=x[1], y0=y[0], y1=y[1], line=dict(color=HIGHLIGHT, width=3), **where
-    )
+    return figure.add_shape(outline_shape(x, y), **where)
+
+
+def outline_shape(x: tuple[float, float], y: tuple[float, float], **refs) -> dict:
+    """outline's rectangle as a layout shape; refs (xref, yref) place it."""
+    return dict(type="rect", x0=x[0], x1=x[1], y0=y[0], y1=y[1], line=dict(color=HIGHLIGHT, width=3), **refs)
 
 
 def colorbar(title: str) -> dict:

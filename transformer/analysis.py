@@ -21,6 +21,8 @@ from .model import ATTENTION_KINDS, HeadGates, Transformer
 from .objective import label_smoothed_loss
 from .translator import Translation, Translator
 
+DEV_SENTENCES = 20  # of a dev sample: stable averages, a second or two to translate greedily
+
 
 # -- attention rollout (Abnar & Zuidema, 2020) ------------------------------------------------
 def attention_rollout(encoder_attention: torch.Tensor) -> torch.Tensor:
@@ -87,6 +89,13 @@ def head_statistics(result: Translation) -> dict[str, dict[str, torch.Tensor]]:
         }
         for kind, maps in result.attention.items()
     }
+
+
+def dev_translations(translator: Translator, pairs: list[tuple[str, str]]) -> list[Translation]:
+    """Greedy translations of the first DEV_SENTENCES sources of a dev sample: what every average
+    "over the dev sample" is taken on (the Analysis page's grids, the head a page opens on, the
+    lecture's numbers), so that they agree."""
+    return translator.translate([source for source, _ in pairs[:DEV_SENTENCES]], beam_size=1)
 
 
 def average_statistics(results: list[Translation]) -> dict[str, dict[str, torch.Tensor]]:

@@ -25,11 +25,10 @@ import torch
 
 from figures.positional import wavelength
 from transformer import Translation, Translator
-from transformer.analysis import average_statistics, head_gates
+from transformer.analysis import average_statistics, dev_translations, head_gates
 from transformer.checkpoint import load_dev_sample
 from webapp.lecture import Claim, Lecture, Step
 
-DEV_SENTENCES = 20  # as the Analysis page's statistics: its grid and the lecture's numbers agree
 KIND_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "encoder–decoder"}
 PLACEHOLDER = re.compile(r"\{([a-z_]+)((?:\s+[a-z_]+=(?:\"[^\"]*\"|[^\s}]+))*)\s*\}")
 
@@ -94,11 +93,11 @@ def _translation(translator: Translator, text: str) -> Translation:
 
 @lru_cache(maxsize=8)
 def _dev_translations(translator: Translator, folder: str) -> tuple[Translation, ...]:
-    """The first DEV_SENTENCES of the checkpoint's dev sample, greedy: decoded once for every measure."""
-    sources = [source for source, _ in load_dev_sample(folder)[:DEV_SENTENCES]]
-    if not sources:
+    """The dev sample's translations (transformer.analysis.dev_translations), decoded once for every measure."""
+    pairs = load_dev_sample(folder)
+    if not pairs:
         raise ClaimError(f"{folder} ships no dev sample")
-    return tuple(translator.translate(sources, beam_size=1))
+    return tuple(dev_translations(translator, pairs))
 
 
 @lru_cache(maxsize=8)

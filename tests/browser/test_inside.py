@@ -12,6 +12,23 @@ pytestmark = pytest.mark.browser  # end to end in Chromium: -m 'not browser' lea
 URL = "/inside?ckpt=en-de&text=Two%20dogs%20are%20playing%20in%20the%20snow.&kind=cross&layer=2&head=3&query=4"
 
 
+def rows_name_their_tokens(page) -> None:
+    """The layer's input X: a row per token, top to bottom, its tick the token; the hover over a
+    cell names its row's token and position and the cell's dimension."""
+    chart = page.locator(".st-key-inside_input .js-plotly-plot")
+    ticks = chart.locator(".yaxislayer-above .ytick text")
+    labels = [tick.text_content() for tick in ticks.all()]
+    assert len(labels) >= 3 and labels[0] == "▁Zwei"  # the decoder's first row writes "Zwei"
+    tops = [tick.bounding_box()["y"] for tick in ticks.all()]
+    assert tops == sorted(tops)  # the first token on top
+    plot = chart.locator(".nsewdrag").first.bounding_box()  # the first panel's plot area
+    row_height = plot["height"] / len(labels)
+    page.mouse.move(plot["x"] + plot["width"] / 2, plot["y"] + row_height * 1.5)  # the second row
+    hover = chart.locator(".hoverlayer .hovertext")
+    hover.wait_for()
+    assert hover.text_content().startswith(f"{labels[1]} (1), dimension ")
+
+
 def test_inside_page_in_a_browser(page, server):
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
@@ -23,6 +40,7 @@ def test_inside_page_in_a_browser(page, server):
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "W^O" in text and "feed-forward" in text
     assert "kind=cross" in page.url and "query=4" in page.url
+    rows_name_their_tokens(page)
 
     # A click on a key's marker in the neuron view shows that key's q ⊙ k bars.
     neuron_view = page.locator(".st-key-inside_neuron_view .js-plotly-plot")

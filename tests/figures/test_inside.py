@@ -32,8 +32,11 @@ def test_shape_label_writes_symbols_and_numbers():
 def test_matrices_figure_draws_each_matrix_with_its_shape_and_tokens():
     x, y = np.random.randn(3, 8), np.random.randn(4, 5)
     figure = matrices_figure([Panel("X", "(T, d_model)", x, TARGET), Panel("M", "(S, d)", y, SOURCE)], title="t")
-    np.testing.assert_array_equal(figure.data[0].z, x)
-    np.testing.assert_array_equal(figure.data[1].z, y)
+    np.testing.assert_array_equal(figure.data[0].z, x.astype(np.float32))  # what the hover's 3 decimals need
+    np.testing.assert_array_equal(figure.data[1].z, y.astype(np.float32))
+    # A row is named once, by its token and position: the hover names it, no text per cell.
+    assert list(figure.data[1].y) == ["▁a (0)", "b (1)", "&lt;pad&gt; (2)", "&lt;/s&gt; (3)"]
+    assert figure.data[1].hovertemplate.startswith("%{y}, dimension %{x}") and figure.data[1].text is None
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert titles == ["X<br>(T, d_model) = (3, 8)", "M<br>(S, d) = (4, 5)"]
     assert list(figure.layout.yaxis2.ticktext) == ["▁a", "b", "&lt;pad&gt;", "&lt;/s&gt;"]
@@ -45,7 +48,8 @@ def test_matrices_figure_draws_each_matrix_with_its_shape_and_tokens():
 def test_a_matrix_of_heads_is_drawn_side_by_side_in_blocks_with_the_chosen_head_outlined():
     heads = np.random.randn(4, 3, 2)  # (H, T, d_k)
     figure = matrices_figure([Panel("Concat", "(T, h·d_k)", heads, TARGET)], head=2)
-    np.testing.assert_array_equal(figure.data[0].z, np.concatenate(list(heads), axis=1))  # Concat(head_1..head_4)
+    concat = np.concatenate(list(heads), axis=1).astype(np.float32)  # Concat(head_1..head_4)
+    np.testing.assert_array_equal(figure.data[0].z, concat)
     assert "(T, h·d_k) = (3, 8)" in figure.layout.annotations[0].text
     assert list(figure.layout.xaxis.ticktext) == ["head 1", "head 2", "head 3", "head 4"]
     lines = [shape for shape in figure.layout.shapes if shape.type == "line"]

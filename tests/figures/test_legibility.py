@@ -27,6 +27,7 @@ from figures.legibility import (
     present_figure_height,
     present_plot_width,
     square_cells,
+    square_cells_spec,
     thinned_ticks,
     wrapped_title,
 )
@@ -193,13 +194,13 @@ def test_a_token_map_too_wide_for_labelled_cells_gets_the_cells_its_width_allows
     assert cell_size(figure, 10) * 100 == pytest.approx(PRESENT_WIDTH)
 
 
-def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector(monkeypatch):
-    """(T, d_ff) activations on the Inside page: square cells of 1700 / 1024 px would flatten them.
-    Decided from the axes alone, before the JSON of the whole table is built."""
+def test_a_table_of_one_vector_per_token_keeps_its_shape_on_the_projector():
+    """(T, d_ff) activations on the Inside page: square cells of 1700 / 1024 px would flatten them."""
     tokens = [f"t{i}" for i in range(9)]
     figure = matrices_figure([Panel("FFN hidden", "(T, d_ff)", np.random.rand(9, 1024), tokens)])
-    monkeypatch.setattr(go.Figure, "to_plotly_json", lambda figure: pytest.fail("the figure's JSON was built"))
     assert square_cells(figure) is figure
+    spec = figure.to_plotly_json()
+    assert square_cells_spec(spec) is None and spec["layout"] == figure.to_plotly_json()["layout"]
 
 
 def test_the_similarity_map_ties_one_axis_to_the_other_on_screen_and_on_the_projector():

@@ -7,6 +7,7 @@ import torch
 from tests.helpers import random_ids, tiny_config
 from transformer import Transformer, Translator, load_checkpoint
 from transformer.analysis import (
+    DEV_SENTENCES,
     alignment,
     argmax_links,
     attention_entropy,
@@ -14,6 +15,7 @@ from transformer.analysis import (
     attention_shift,
     attention_steps,
     average_statistics,
+    dev_translations,
     embedding_parts,
     group_heads,
     head_gates,
@@ -175,6 +177,14 @@ def test_statistics_shapes(translator):
     for kind in ("encoder", "decoder", "cross"):
         for name in ("entropy", "distance", "eos_punct"):
             assert stats[kind][name].shape == (2, translator.config.n_heads)
+
+
+def test_dev_translations_are_the_greedy_translations_of_the_first_sources(translator):
+    pairs = [(random_text(int(n)), "") for n in torch.randint(1, 8, (DEV_SENTENCES + 3,))]
+    results = dev_translations(translator, pairs)
+    greedy = translator.translate([source for source, _ in pairs[:DEV_SENTENCES]], beam_size=1)
+    assert [(r.source_ids, r.output_ids) for r in results] == [(r.source_ids, r.output_ids) for r in greedy]
+    assert len(dev_translations(translator, pairs[:3])) == 3
 
 
 def test_alignment_reading_and_shift(translator):

@@ -15,7 +15,7 @@ import streamlit as st
 
 from figures import KINDS, head_grid, head_grid_target
 from transformer import CheckpointError, Translation, Translator
-from transformer.analysis import average_statistics, read_importance_report
+from transformer.analysis import average_statistics, dev_translations, read_importance_report
 from transformer.checkpoint import (
     IMPORTANCE_FILE,
     SAMPLE_FILE,
@@ -40,9 +40,9 @@ def _dev_sample(folder: str, version: str) -> list[tuple[str, str]]:
 
 
 @st.cache_data(max_entries=8, show_spinner="Translating the dev sample…")
-def dev_statistics(_translator: Translator, folder: str, version: str, sources: tuple[str, ...]) -> dict:
-    """head_statistics averaged over the greedy translations of sources."""
-    return average_statistics(_translator.translate(list(sources), beam_size=1))
+def dev_statistics(_translator: Translator, folder: str, version: str) -> dict:
+    """head_statistics averaged over the dev sample's translations (transformer.analysis.dev_translations)."""
+    return average_statistics(dev_translations(_translator, _dev_sample(folder, version)))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the attention history…")

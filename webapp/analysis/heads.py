@@ -22,6 +22,7 @@ from figures import (
 )
 from transformer import Translation
 from transformer.analysis import (
+    DEV_SENTENCES,
     IMPORTANCE_PAIRS,
     attention_shift,
     average_statistics,
@@ -42,7 +43,6 @@ from webapp.analysis.common import (
 )
 from webapp.state import checkpoints, present, results, url
 
-STATISTICS_SENTENCES = 20  # of the dev sample: enough for stable averages, a second or two to translate
 STATISTICS = {  # head_statistics name -> (title, colour bar title, value format, colour range or None)
     "entropy": ("Attention entropy: low = focused on few tokens, high = spread out", "nats", ".2f", None),
     "distance": ("Mean attention distance: how far from its own position a query looks", "positions", ".1f", None),
@@ -64,8 +64,7 @@ def statistics_tab(checkpoint: checkpoints.Checkpoint, translation: Translation 
     pairs = dev_pairs(checkpoint)
     sources = {}
     if pairs:
-        sample = tuple(source for source, _ in pairs[:STATISTICS_SENTENCES])
-        sources["dev"] = f"{len(sample)} dev sentences (greedy)"
+        sources["dev"] = f"{min(len(pairs), DEV_SENTENCES)} dev sentences (greedy)"
     if translation is not None:
         sources["sentence"] = "the sentence above"
     if not sources:
@@ -76,7 +75,7 @@ def statistics_tab(checkpoint: checkpoints.Checkpoint, translation: Translation 
         "Averaged over", list(sources), key=url.kept("stats_source"), format_func=sources.get, horizontal=True
     )
     if source == "dev":
-        statistics = dev_statistics(checkpoint.translator, str(checkpoint.folder), checkpoint.version, sample)
+        statistics = dev_statistics(checkpoint.translator, str(checkpoint.folder), checkpoint.version)
     else:
         statistics = average_statistics([translation])
     for name, (title, value_name, value_format, zrange) in STATISTICS.items():

@@ -7,11 +7,9 @@ Session state: none; the measurements are cached per checkpoint version, for eve
 import streamlit as st
 
 from transformer import CheckpointError, Translator
-from transformer.analysis import average_statistics
+from transformer.analysis import average_statistics, dev_translations
 from transformer.checkpoint import load_dev_sample
 from webapp.state.checkpoints import Checkpoint
-
-SHARPNESS_SENTENCES = 20  # of the dev sample: a second or two to translate, stable averages
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding this model's sharpest attention…")
@@ -22,8 +20,7 @@ def _sharpest_cross_attention(_translator: Translator, folder: str, version: str
         pairs = []
     if not pairs:
         return 0, 0
-    results = _translator.translate([source for source, _ in pairs[:SHARPNESS_SENTENCES]], beam_size=1)
-    entropy = average_statistics(results)["cross"]["entropy"]  # (layers, heads)
+    entropy = average_statistics(dev_translations(_translator, pairs))["cross"]["entropy"]  # (layers, heads)
     layer = int(entropy.mean(dim=1).argmin())
     return layer, int(entropy[layer].argmin())
 
