@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from transformer.config import ATTENTION_KINDS
 
-from .rows import query_hover
+from .rows import TokenAxes, query_hover
 from .style import SMALL_FONT_SIZE, WEIGHT_SCALE, colorbar, margin, outline
 from .tokens import label
 
@@ -109,6 +109,12 @@ def attention_heatmap(
         yaxis=token_axis(query_tokens, title=axis_titles[0], autorange="reversed"),
     )
     return figure
+
+
+def axes_heatmap(weights, axes: TokenAxes, title: str = "", **options) -> go.Figure:
+    """attention_heatmap of a (queries, keys) map on `axes` (figures.rows.TokenAxes): its query
+    and key tokens, and for decoder rows the row convention (named by the token they write)."""
+    return attention_heatmap(weights, axes.queries, axes.keys, title, **axes.options, **options)
 
 
 def click_targets(x, y, size: int, hovertemplate: str, **extra) -> go.Scatter:

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .attention import token_axis
-from .decoding import row_bars
 from .style import (
     BLUE,
     DIVERGING,
@@ -323,12 +322,13 @@ def _score_bars(figure: go.Figure, arrays: _NeuronArrays, key_names: list[str], 
         (arrays.weights, [f"{w:.2f}" for w in arrays.weights], "weight %{x:.3f}"),
     )
     for col, (values, text, hover) in enumerate(bars, start=4):
-        bar = row_bars(
-            values,
-            key_names,
-            key_colors,
-            text,
-            f"%{{y}}: {hover}<extra></extra>",
+        bar = go.Bar(
+            x=values,
+            y=key_names,
+            orientation="h",
+            marker_color=key_colors,
+            text=text,
+            hovertemplate=f"%{{y}}: {hover}<extra></extra>",
             textposition="outside",
             cliponaxis=False,
             customdata=arrays.scores,

@@ -112,9 +112,20 @@ def _font(owner: dict, key: str, font_size: float) -> None:
     owner.setdefault(key, {}).setdefault("size", font_size)
 
 
-def _colorbar(colorbar: dict, font_size: float) -> None:
-    _font(colorbar, "tickfont", font_size)
-    _font(colorbar.setdefault("title", {}), "font", font_size)
+def _axis_fonts(spec: dict):
+    """The fonts of every axis' tick labels and title and every colour bar's (heatmaps' and colour
+    axes'), made where the figure leaves them to the template: legible sizes and colours them."""
+    layout = spec["layout"]
+    colorbars = [trace.setdefault("colorbar", {}) for trace in spec.get("data", []) if trace.get("type") == "heatmap"]
+    for name, value in layout.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            yield value.setdefault("tickfont", {})
+            yield value.setdefault("title", {}).setdefault("font", {})
+        elif name.startswith("coloraxis") and isinstance(value, dict):
+            colorbars.append(value.setdefault("colorbar", {}))
+    for colorbar in colorbars:
+        yield colorbar.setdefault("tickfont", {})
+        yield colorbar.setdefault("title", {}).setdefault("font", {})
 
 
 def _set_sizes(spec: dict, font_size: float) -> None:
@@ -125,37 +136,18 @@ def _set_sizes(spec: dict, font_size: float) -> None:
     _font(layout.setdefault("title", {}), "font", font_size)
     for annotation in layout.get("annotations", []):
         _font(annotation, "font", font_size)
-    for name, value in layout.items():
-        if name.startswith(("xaxis", "yaxis")):
-            _font(value, "tickfont", font_size)
-            _font(value.setdefault("title", {}), "font", font_size)
-        elif name.startswith("coloraxis"):
-            _colorbar(value.setdefault("colorbar", {}), font_size)
+    for font in _axis_fonts(spec):
+        font.setdefault("size", font_size)
     for trace in spec.get("data", []):
-        if trace.get("type") == "heatmap":
-            _colorbar(trace.setdefault("colorbar", {}), font_size)
         if "text" in trace or "texttemplate" in trace:
             _font(trace, "textfont", font_size)
-
-
-def _color(owner: dict, key: str) -> None:
-    owner.setdefault(key, {}).setdefault("color", TICK_COLOR)
 
 
 def _color_ticks(spec: dict) -> None:
     """Tick labels, axis titles and colour bars in TICK_COLOR where the figure leaves them to the
     template: Streamlit's theme draws them in a grey too faint to read (3.7:1)."""
-    layout = spec["layout"]
-    colorbars = [trace.setdefault("colorbar", {}) for trace in spec.get("data", []) if trace.get("type") == "heatmap"]
-    for name, value in layout.items():
-        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
-            _color(value, "tickfont")
-            _color(value.setdefault("title", {}), "font")
-        elif name.startswith("coloraxis") and isinstance(value, dict):
-            colorbars.append(value.setdefault("colorbar", {}))
-    for colorbar in colorbars:
-        _color(colorbar, "tickfont")
-        _color(colorbar.setdefault("title", {}), "font")
+    for font in _axis_fonts(spec):
+        font.setdefault("color", TICK_COLOR)
 
 
 def _number_size(texts: list[str], font: float) -> tuple[float, float]:

@@ -79,10 +79,15 @@ def save_probes(run: "TrainingRun") -> None:
 
 
 # -- the checkpoint ----------------------------------------------------------------------------
-def average_snapshots(run: "TrainingRun") -> Transformer:
-    """The mean of the last `average_last` snapshots (the paper averages its last checkpoints);
-    the model as it is if there are none."""
-    paths = [path for _, path in step_files(run.run_dir / SNAPSHOT_DIR)][-run.settings.average_last :]
+def last_snapshots(run: "TrainingRun") -> list[Path]:
+    """The run's last `average_last` snapshot files, oldest first: those export averages."""
+    return [path for _, path in step_files(run.run_dir / SNAPSHOT_DIR)][-run.settings.average_last :]
+
+
+def average_snapshots(run: "TrainingRun", paths: list[Path] | None = None) -> Transformer:
+    """The mean of the snapshot files `paths`, by default last_snapshots(run) (the paper averages
+    its last checkpoints); the model as it is if there are none."""
+    paths = last_snapshots(run) if paths is None else paths
     if not paths:
         return run.model
     model, total = Transformer(run.config), None
@@ -113,10 +118,10 @@ def export_checkpoint(run: "TrainingRun") -> Path:
     return output
 
 
-def checkpoint_info(run: "TrainingRun") -> dict:
-    """config.json's description of the model and of the run that trained it."""
+def checkpoint_info(run: "TrainingRun", averaged: int) -> dict:
+    """config.json's description of the model and of the run that trained it (`averaged`
+    snapshots averaged into its weights)."""
     recipe = run.recipe
-    snapshots = len(step_files(run.run_dir / SNAPSHOT_DIR))
     return {
         "name": recipe.name,
         "description": recipe.description,
@@ -130,15 +135,16 @@ def checkpoint_info(run: "TrainingRun") -> dict:
             "processes": run.dist.world,
             "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores"
             + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
-            "averaged_snapshots": min(run.settings.average_last, snapshots),
+            "averaged_snapshots": averaged,
         },
     }
 
 
 def write_checkpoint(run: "TrainingRun", output: Path) -> None:
     """Every file of the checkpoint folder, into output."""
-    model = average_snapshots(run).cpu()
-    info = checkpoint_info(run)
+    snapshots = last_snapshots(run)  # listed once: the count in config.json is of those averaged
+    model = average_snapshots(run, snapshots).cpu()
+    info = checkpoint_info(run, len(snapshots))
     save_checkpoint(output, model, run.tokenizer, info)
     shutil.copyfile(run.run_dir / LOG_FILE, output / LOG_FILE)
     write_dev_sample(output, run.dev_pairs[:: max(1, len(run.dev_pairs) // SAMPLE_SIZE)][:SAMPLE_SIZE])

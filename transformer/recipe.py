@@ -190,15 +190,34 @@ def data_splits(data: dict) -> dict[str, list]:
     return {"train": data["train"], "dev": data["dev"], **{f"test.{k}": v for k, v in data.get("test", {}).items()}}
 
 
+def data_file(data_dir: Path, name: str) -> Path:
+    """The data file a recipe names, data_dir / name; ValueError unless it lies inside the data
+    folder once symlinks are followed: a downloaded recipe must not read any file it likes
+    (../../etc/passwd, an absolute path, a link out) as training data."""
+    path = data_dir / name
+    try:
+        folder = data_dir.resolve()
+        inside = path.resolve().is_relative_to(folder)
+    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a NUL in the name ...
+        raise ValueError(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    if not inside:
+        raise ValueError(
+            f"{path}: outside the data folder {folder}; a recipe reads only files in it "
+            "(pass --data-dir to use another folder)"
+        )
+    return path
+
+
 def check_data_files(recipe: "Recipe", data_dir: Path) -> None:
     """ValueError naming the recipe, the split and the file unless every file of every split
-    (test sets included: they are read at export, hours later) is a readable regular file."""
+    (test sets included: they are read at export, hours later) is a readable regular file inside
+    the data folder (data_file)."""
     for split, specs in data_splits(recipe.data).items():
         for spec in specs:
             for key in ("src", "tgt", "path"):
                 if key in spec:
                     try:
-                        check_readable(data_dir / spec[key], MAX_DATA_BYTES)
+                        check_readable(data_file(data_dir, spec[key]), MAX_DATA_BYTES)
                     except ValueError as e:
                         raise ValueError(f"{recipe.where} [data] {split} {key}: {e}") from None
 
@@ -283,9 +302,9 @@ def load_pairs(spec: dict, data_dir: Path) -> tuple[list[Pair], ReadStats]:
     """One data source of a recipe: kind = "parallel" | "tsv" | "reverse" | "task"."""
     kind = spec["kind"]
     if kind == "parallel":
-        return read_parallel(data_dir / spec["src"], data_dir / spec["tgt"])
+        return read_parallel(data_file(data_dir, spec["src"]), data_file(data_dir, spec["tgt"]))
     if kind == "tsv":
-        pairs, stats = read_tsv(data_dir / spec["path"])
+        pairs, stats = read_tsv(data_file(data_dir, spec["path"]))
         if "split" in spec:
             pairs = split_pairs(pairs, spec["split"], *split_fractions(spec))
         return pairs, stats

@@ -8,6 +8,7 @@ from figures import (
     attention_grid,
     attention_heatmap,
     attention_table,
+    axes_heatmap,
     grid_target_index,
     head_map,
     token_axes,
@@ -139,3 +140,14 @@ def test_attention_table_is_long_format():
         "weight": weights[1, 2, 1, 3],
     }
     assert "<s>" in table.to_csv(index=False)  # the CSV keeps tokens as they are: no escaping there
+
+
+def test_axes_heatmap_draws_a_map_on_its_token_axes_with_the_row_convention():
+    source, inputs, outputs = ["▁a", "b", "</s>"], ["<s>", "x", "y"], ["x", "y", "</s>"]
+    weights = np.random.rand(3, 3)
+    for kind in ("encoder", "decoder", "cross"):
+        axes = token_axes(kind, source, inputs, outputs)
+        drawn = axes_heatmap(weights, axes, "t", value_name="share")
+        expected = attention_heatmap(weights, axes.queries, axes.keys, "t", value_name="share", **axes.options)
+        assert drawn.to_json() == expected.to_json()
+    assert list(drawn.layout.yaxis.ticktext) == ["x", "y", "&lt;/s&gt;"]  # cross rows: the tokens written

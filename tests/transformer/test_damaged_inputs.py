@@ -190,6 +190,16 @@ def _data(make):
     return case
 
 
+def _escaping_data(tmp_path):
+    """A recipe whose training data is a file beside the data folder, named by ..: refused."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (tmp_path / "secret.txt").write_text("a b\n")
+    args, _ = _recipe(train='{ kind = "parallel", src = "../secret.txt", tgt = "../secret.txt" }')(tmp_path)
+    args[args.index("--data-dir") + 1] = str(data_dir)
+    return args, str(data_dir / "../secret.txt")
+
+
 def _long_line(path):
     path.write_bytes(b"a" * (1 << 20))
 
@@ -246,6 +256,7 @@ CASES = {
     "data: a directory": _data(os.mkdir),
     "data: a 1 MB line": _data(_long_line),
     "data: a binary file": _data(_binary),
+    "data: outside the data folder": _escaping_data,
     # options
     "translate --threads 10000": _option("translate", "--threads", "10000"),
     "translate --threads 50000": _option("translate", "--threads", "50000"),

@@ -148,3 +148,22 @@ def test_averaging_refuses_snapshots_that_do_not_fit_the_model(trained, tmp_path
     save_file({k: v for k, v in tensors.items() if k != dropped}, oldest)
     with pytest.raises(CheckpointError, match=rf"{oldest.name}: missing tensor '{dropped}'"):
         trained.averaged_model()
+
+
+def test_export_lists_the_snapshots_once_and_records_those_it_averaged(trained, tmp_path, monkeypatch):
+    """config.json counts the very snapshots averaged: the folder is listed once, not again."""
+    folder = trained.run_dir / SNAPSHOT_DIR
+    [(last_step, last)] = step_files(folder)[-1:]
+    for step in torch.randperm(last_step)[:3].tolist():  # earlier snapshots, at fresh steps
+        shutil.copyfile(last, step_file(folder, step))
+    listed = []
+
+    def listing(where):
+        listed.append(where)
+        return step_files(where)
+
+    monkeypatch.setattr(transformer.export, "step_files", listing)
+    trained.export()
+    assert listed.count(folder) == 1
+    info = json.loads((tmp_path / "checkpoint" / "config.json").read_text())
+    assert info["training"]["averaged_snapshots"] == trained.settings.average_last == 2

@@ -3,6 +3,7 @@ that refuses a recipe that would cut it otherwise (training on the shipped model
 
 import gzip
 import json
+import secrets
 import tomllib
 
 import pytest
@@ -11,7 +12,7 @@ from tests.helpers import DATA_DIR, ROOT
 from transformer import data as D
 from transformer.checkpoint import METRICS_FILE
 from transformer.config import ModelConfig
-from transformer.recipe import CORPUS_SPLITS, SPLITS, Recipe, load_pairs, load_split
+from transformer.recipe import CORPUS_SPLITS, SPLITS, Recipe, check_data_files, load_pairs, load_split
 from webapp.trainer.recipe import recipe_values
 from webapp.trainer.settings import TrainSetup
 
@@ -161,3 +162,50 @@ def test_heads_that_do_not_divide_d_model_are_refused_alike_in_a_recipe_and_a_co
     reason = "'d_model' 32 is not divisible by 'n_heads' 3"
     assert str(from_recipe.value) == f"{recipe} [model]: {reason}"
     assert str(from_config.value) == f"ModelConfig: {reason}"
+
+
+OWN_CUT = ", dev_fraction = 0.2, test_fraction = 0.2"
+
+
+def write_corpus(path) -> list[tuple[str, str]]:
+    """A tab-separated corpus of fresh random pairs at path."""
+    pairs = [(secrets.token_hex(4), secrets.token_hex(4)) for _ in range(50)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{source}\t{target}\n" for source, target in pairs))
+    return pairs
+
+
+@pytest.mark.parametrize("name", ["../secret.tsv", "{tmp}/secret.tsv", "link.tsv", "sub/../../secret.tsv"])
+def test_a_data_file_outside_the_data_folder_is_refused(tmp_path, name):
+    """A downloaded recipe must not read any file it likes as training data: not by .., not by an
+    absolute path, not through a link in the data folder."""
+    data_dir, secret = tmp_path / "data", tmp_path / "secret.tsv"
+    write_corpus(secret)
+    (data_dir / "sub").mkdir(parents=True)
+    (data_dir / "link.tsv").symlink_to(secret)
+    name = name.format(tmp=tmp_path)
+    recipe = write_recipe(tmp_path, path=name, train=OWN_CUT)
+    outside = f"{data_dir / name}: outside the data folder {data_dir.resolve()}; a recipe reads only files in it"
+    with pytest.raises(ValueError) as error:
+        check_data_files(Recipe.load(recipe), data_dir)
+    assert str(error.value).startswith(f"{recipe} [data] train path: {outside}") and "--data-dir" in str(error.value)
+    assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="outside the data folder"):
+        load_pairs({"kind": "parallel", "src": name, "tgt": name}, data_dir)
+    with pytest.raises(ValueError, match="outside the data folder"):
+        load_pairs({"kind": "tsv", "path": name}, data_dir)
+
+
+@pytest.mark.parametrize("name", ["mine.tsv", "sub/mine.tsv", "sub/../mine.tsv", "{data}/sub/mine.tsv"])
+def test_a_data_file_inside_the_data_folder_is_read(tmp_path, name):
+    """A relative path, a subfolder, an absolute path into the data folder, and a link that stays
+    in it are all read."""
+    data_dir = tmp_path / "data"
+    name = name.format(data=data_dir)
+    pairs = write_corpus(data_dir / name)
+    (data_dir / "alias.tsv").symlink_to(data_dir / name)
+    for spelled in (name, "alias.tsv"):
+        recipe = Recipe.load(write_recipe(tmp_path, path=spelled, train=OWN_CUT))
+        check_data_files(recipe, data_dir)
+        sources = recipe.data["train"] + recipe.data["dev"] + recipe.data["test"]["held_out"]
+        assert sorted(load_split(sources, data_dir)[0]) == sorted(pairs)

@@ -10,7 +10,13 @@ method and steps).
 import streamlit as st
 import torch
 
-from figures import attention_heatmap, attribution_heatmap, rank_correlation_bars, row_convention, translation_axes
+from figures import (
+    attribution_heatmap,
+    axes_heatmap,
+    rank_correlation_bars,
+    row_convention,
+    translation_axes,
+)
 from transformer import Translation
 from transformer.analysis import source_relevance
 from transformer.attribution import DEFAULT_STEPS, Attribution, attribute, rank_agreement
@@ -74,30 +80,21 @@ def side_by_side(translation: Translation, values: torch.Tensor, method: str) ->
     """The attribution, the last layer's cross-attention and the rollout relevance, in a row."""
     cross, encoder = translation.attention["cross"], translation.attention["encoder"]
     axes = translation_axes("cross", translation)  # rows: the output tokens written
-    outputs, sources = axes.queries, axes.keys
     maps = {
         "attribution": (
-            attribution_heatmap(values.numpy(), outputs, sources, METHODS[method], reads=axes.reads),
+            attribution_heatmap(values.numpy(), axes.queries, axes.keys, METHODS[method], reads=axes.reads),
             "attribution",
         ),
         "attribution_attention": (
-            attention_heatmap(
-                cross[-1].mean(dim=0).numpy(),
-                outputs,
-                sources,
-                "Cross-attention, last layer, head average",
-                **axes.options,
-            ),
+            axes_heatmap(cross[-1].mean(dim=0).numpy(), axes, "Cross-attention, last layer, head average"),
             "cross-attention",
         ),
         "attribution_rollout": (
-            attention_heatmap(
+            axes_heatmap(
                 source_relevance(cross, encoder)[-1].numpy(),
-                outputs,
-                sources,
+                axes,
                 "Rollout relevance, last layer",
                 value_name="relevance",
-                **axes.options,
             ),
             "rollout-relevance",
         ),

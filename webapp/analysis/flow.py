@@ -14,6 +14,7 @@ from figures import (
     alignment_heatmap,
     alignment_links,
     attention_heatmap,
+    axes_heatmap,
     head_label,
     head_map,
     row_convention,
@@ -61,13 +62,8 @@ def rollout_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | N
         layer = layer_picker("Cross-attention of", len(relevance), "relevance_layer")
         axes = translation_axes("cross", translation)
         present.plotly_chart(
-            attention_heatmap(
-                relevance[layer].numpy(),
-                axes.queries,
-                axes.keys,
-                f"Source relevance, decoder layer {layer + 1}",
-                value_name="relevance",
-                **axes.options,
+            axes_heatmap(
+                relevance[layer].numpy(), axes, f"Source relevance, decoder layer {layer + 1}", value_name="relevance"
             ),
             key="relevance",
             filename=f"source-relevance-layer{layer + 1}",
@@ -114,7 +110,7 @@ def training_tab(checkpoint: checkpoints.Checkpoint, translation: Translation | 
     map_column, trend_column = st.columns([3, 2])
     with map_column:
         present.plotly_chart(
-            attention_heatmap(maps[step], axes.queries, axes.keys, f"{name}, step {step}", **axes.options),
+            axes_heatmap(maps[step], axes, f"{name}, step {step}"),
             key="history_map",
             filename=f"history-{kind}-layer{layer + 1}-step{step}",
         )

@@ -5,7 +5,7 @@ that show how each language orders the words. The view lives in the URL:
 
 import streamlit as st
 
-from figures import alignment_links, attention_heatmap, head_label, row_convention, translation_axes
+from figures import alignment_links, axes_heatmap, head_label, row_convention, translation_axes
 from transformer import CheckpointError
 from transformer.guardrails import language_warning
 from webapp.pages import comparison
@@ -91,7 +91,7 @@ def column(index: int, n_columns: int, result: comparison.Compared, sharpest: bo
     name = f"{checkpoint.name}-cross-layer{result.layer + 1}-head-{head}"
     axes = translation_axes("cross", translation)
     present.plotly_chart(
-        attention_heatmap(result.weights, axes.queries, axes.keys, title=view, **axes.options),
+        axes_heatmap(result.weights, axes, title=view),
         key=f"compare_map_{index}",
         filename=name,
         columns=n_columns,

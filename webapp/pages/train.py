@@ -16,7 +16,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from figures import (
     KIND_TITLES,
     attention_grid,
-    attention_heatmap,
+    axes_heatmap,
     curve_steps,
     head_label,
     head_map,
@@ -33,7 +33,7 @@ from transformer.tokenizer import EOS
 from webapp import registry
 from webapp.state import checkpoints, present, url
 from webapp.trainer import recipe, session, slots
-from webapp.trainer.settings import BOUNDS, CHOICES, TASK_TITLES, TrainSetup, parse_setup, setup_problems
+from webapp.trainer.settings import BOUNDS, CHOICES, TASK_TITLES, TrainSetup, parse_setup
 from webapp.widgets.pickers import kind_picker, layer_picker
 
 DEFAULTS = TrainSetup()
@@ -173,7 +173,7 @@ def attention_figure(maps, kind, layer, head, source_tokens, target_tokens, titl
         return attention_grid(maps.numpy(), title)
     written = written_tokens(target_tokens, EOS) if output_tokens is None else output_tokens
     axes = token_axes(kind, source_tokens, target_tokens, written)
-    return attention_heatmap(head_map(maps.numpy(), layer, head), axes.queries, axes.keys, title, **axes.options)
+    return axes_heatmap(head_map(maps.numpy(), layer, head), axes, title)
 
 
 def status_line(progress: session.Progress) -> None:
@@ -297,7 +297,7 @@ def main() -> None:
     folded = present.presenting() and st.session_state.get("trainer") is not None
     with st.expander("Settings: the task, the model, training") if folded else st.container():
         setup = read_settings()
-        problems = setup_problems(setup)  # the plots and the recipe need valid settings
+        problems = recipe.training_problems(setup)  # the plots and the recipe need valid settings
         if not problems:
             show_teaching_plots(setup)
     if problems:

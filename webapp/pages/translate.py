@@ -92,12 +92,10 @@ def enlarged_map(weights, axes: figures.TokenAxes, layer: int, head: int | str) 
     """The chosen head's map (or the average), its CSV export and the way inside its layer."""
     head_index, kind = pickers.head_index(head), axes.kind
     present.plotly_chart(
-        figures.attention_heatmap(
+        figures.axes_heatmap(
             figures.head_map(weights, layer, head_index),
-            axes.queries,
-            axes.keys,
+            axes,
             title=f"{figures.KIND_TITLES[kind]}, layer {layer + 1}, {figures.head_label(head_index)}",
-            **axes.options,
         ),
         key="attention_map",
         filename=f"{kind}-layer{layer + 1}-head-{url.url_value(head)}",

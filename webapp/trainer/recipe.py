@@ -5,11 +5,12 @@ from the command line (recipe_toml, with a small writer for the few types a reci
 No Streamlit, no session state.
 """
 
+import tempfile
 from pathlib import Path
 
 from transformer.data import toy_task_pairs
 from transformer.recipe import Recipe
-from webapp.trainer.settings import TASK_TITLES, TrainSetup
+from webapp.trainer.settings import TASK_TITLES, TrainSetup, setup_problems
 
 TRAIN_PAIRS, DEV_PAIRS, TEST_PAIRS = 20_000, 200, 500
 
@@ -18,6 +19,18 @@ def probe_pair(setup: TrainSetup) -> tuple[str, str]:
     """The sequence whose attention is watched: one of the longest the task has."""
     [pair] = toy_task_pairs(setup.task, 1, 7, setup.max_len, setup.max_len, setup.symbols, setup.shift)
     return pair
+
+
+def training_problems(setup: TrainSetup) -> list[str]:
+    """Why these settings cannot be trained (empty if they can): settings.setup_problems, then the
+    checks of the recipe they make, the model's memory among them (transformer.limits)."""
+    problems = setup_problems(setup)
+    if not problems:
+        try:
+            recipe_for(setup, Path(tempfile.gettempdir()))
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
 
 
 def recipe_for(setup: TrainSetup, run_dir: Path) -> Recipe:

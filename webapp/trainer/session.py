@@ -7,8 +7,11 @@ No Streamlit here: the page (webapp/pages/train.py) keeps a SessionTrainer in it
 ("trainer") and reads its snapshot() from a fragment every second or so.
 """
 
+import functools
+import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -31,6 +34,10 @@ MAX_SAVED = 20  # checkpoints saved from the Train page per server: each is in e
 PROBE_EVERY_S = 1.0  # the live attention is recomputed this often while training
 SAVING = threading.Lock()  # two sessions saving one name: the second finds the folder there
 TRAINERS: "weakref.WeakSet[SessionTrainer]" = weakref.WeakSet()  # this server's, for sweep_closed
+RUN_DIR_PREFIX = "transformer-train-"  # then the owning process id: "transformer-train-<pid>-<random>"
+OWNED_RUN_DIR = re.compile(re.escape(RUN_DIR_PREFIX) + r"(\d+)-[^-]+")
+UNOWNED_RUN_DIR = re.compile(re.escape(RUN_DIR_PREFIX) + r"[^-]+")  # before the pid was in the name
+UNOWNED_RUN_DIR_AGE_S = 24 * 3600  # no run of the Train page lasts this long
 
 
 def saved_names(checkpoints: Path) -> list[str]:
@@ -46,6 +53,47 @@ def sweep_closed() -> None:
     for trainer in list(TRAINERS):
         if not trainer.training and trainer.progress.status != "closed" and not trainer.alive():
             trainer.close()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (another user's included)."""
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, the process is only looked up
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to another user
+        return True
+    except (OverflowError, ValueError):  # not a process id at all
+        return False
+    return True
+
+
+def sweep_stray_run_dirs() -> None:
+    """Remove this user's run folders in the temp folder that no live process owns: a server killed
+    (SIGKILL, a crash) never ran its finalizers. Folders named before the process id was in the name
+    go once a day old; a live process's (another app process of `make serve`) always stay."""
+    if os.name != "posix":  # os.kill(pid, 0) would send Ctrl-C on Windows, not look the process up
+        return
+    for folder in Path(tempfile.gettempdir()).glob(RUN_DIR_PREFIX + "*"):
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue  # removed meanwhile
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue  # a link, a file, or another user's: not ours to remove
+        if owned := OWNED_RUN_DIR.fullmatch(folder.name):
+            stray = not process_alive(int(owned[1]))
+        else:
+            stray = bool(UNOWNED_RUN_DIR.fullmatch(folder.name)) and time.time() - info.st_mtime > UNOWNED_RUN_DIR_AGE_S
+        if stray:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
+def sweep_stray_run_dirs_once() -> None:
+    """sweep_stray_run_dirs, the first time a trainer is made in this process: a dead process's
+    folders do not come back, so once is enough."""
+    sweep_stray_run_dirs()
 
 
 @dataclass
@@ -83,10 +131,11 @@ class SessionTrainer:
 
     def __init__(self, setup: TrainSetup, owner: str, alive=lambda: True, slots: server_slots.Slots | None = None):
         sweep_closed()
+        sweep_stray_run_dirs_once()
         TRAINERS.add(self)
         self.setup, self.owner, self.alive, self.slots = setup, owner, alive, slots or server_slots.SLOTS
         self.run: TrainingRun | None = None
-        self.run_dir = Path(tempfile.mkdtemp(prefix="transformer-train-"))
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-"))
         weakref.finalize(self, shutil.rmtree, self.run_dir, True)  # its files go with the session
         self.progress = Progress("new", steps=setup.steps)
         self.lock = threading.Lock()  # guards self.progress

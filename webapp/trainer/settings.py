@@ -6,9 +6,7 @@ session key "train_{name}".
 """
 
 import math
-import tempfile
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from transformer.data import SYMBOLS, TASKS
 
@@ -66,8 +64,9 @@ CHOICES = {"task": tuple(TASKS), "norm": ("post", "pre")}
 
 
 def setup_problems(setup: TrainSetup) -> list[str]:
-    """Why these settings cannot be trained (empty if they can): values out of bounds, heads not
-    dividing d_model, an empty length range."""
+    """What is wrong with these settings themselves (empty if nothing): values out of bounds, heads
+    not dividing d_model, an empty length range. webapp.trainer.recipe.training_problems adds the
+    recipe's own checks."""
     problems = []
     for name, choices in CHOICES.items():
         if getattr(setup, name) not in choices:
@@ -79,13 +78,6 @@ def setup_problems(setup: TrainSetup) -> list[str]:
         problems.append(f"heads ({setup.heads}) must divide d_model ({setup.d_model})")
     if setup.min_len > setup.max_len:
         problems.append(f"min_len ({setup.min_len}) is above max_len ({setup.max_len})")
-    if not problems:  # the recipe's own checks too: the model's memory among them (transformer.limits)
-        from webapp.trainer.recipe import recipe_for  # it reads these settings: imported here, not at the top
-
-        try:
-            recipe_for(setup, Path(tempfile.gettempdir()))
-        except ValueError as error:
-            problems.append(str(error))
     return problems
 
 
