@@ -39,8 +39,8 @@ def present_figure_height(top: float = PRESENT_PAGE_TOP) -> float:
 
 PRESENT_WIDTH = present_plot_width()  # 1,660 px: a figure across the page
 # A 1366 x 768 laptop (the smallest screen a student brings): Streamlit's wide page beside the open
-# sidebar leaves about this many pixels to the page's columns.
-LAPTOP_PAGE_WIDTH = 900
+# sidebar leaves this many pixels to the page's columns (measured in Chromium: tests/browser/test_rows.py).
+LAPTOP_PAGE_WIDTH = 906
 MIN_NUMBER_FONT = 12  # pixels: a number drawn in a figure is at least this large, or not drawn
 DIGIT_WIDTH = 0.6  # a character's width, in font sizes (digits and signs of a sans-serif font)
 

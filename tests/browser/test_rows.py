@@ -1,12 +1,12 @@
 """The row convention and the figures' legibility in Chromium (figures/rows.py, figures/legibility.py):
 the rendered map of en-de names each row by the word it writes, tick labels are dark enough to read,
-and at 1366 x 768 no number in a figure is drawn below 12 px."""
+and at 1366 x 768 no number in a figure is drawn below 12 px, on a page as wide as the figures assume."""
 
 import re
 
 import pytest
 
-from figures.legibility import MIN_NUMBER_FONT, contrast_ratio
+from figures.legibility import LAPTOP_PAGE_WIDTH, MIN_NUMBER_FONT, contrast_ratio
 from figures.style import BACKGROUND, TICK_COLOR
 from tests.browser.chromium import wait_until_idle
 
@@ -56,6 +56,14 @@ def test_no_number_in_a_figure_is_smaller_than_12_px_on_a_laptop(page, server):
             .map(text => parseFloat(getComputedStyle(text).fontSize))"""
     )
     assert sizes and min(sizes) >= MIN_NUMBER_FONT
+    content = page.evaluate(
+        """() => { const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+            const style = getComputedStyle(block);
+            return block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight); }"""
+    )
+    sidebar = page.locator('[data-testid="stSidebar"]').bounding_box()
+    assert sidebar and sidebar["width"] > 0  # open, beside the page
+    assert abs(content - LAPTOP_PAGE_WIDTH) <= 10, content  # what laptop_plot_width counts on
 
 
 def test_inside_titles_show_control_tokens(page, server):
