@@ -7,6 +7,8 @@ positive, blue negative), each on its own range: their magnitudes differ from st
 figure sets a font size, so presentation mode's larger font reaches every text.
 """
 
+import functools
+import json
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +25,6 @@ from .style import (
     PANEL_TITLE_SIZE,
     POSITIVE_COLOR,
     margin,
-    outline,
     outline_shape,
 )
 from .tokens import label
@@ -151,34 +152,70 @@ def mixture_figure(weights, weighted_values, output, key_tokens: list[str], quer
             f"weighted values {weighted.shape} do not match {len(key_tokens)} keys and d_k {output.shape[1]}"
         )
     rows = [f"{w:.2f} × v({label(token)}) ({j})" for j, (w, token) in enumerate(zip(weights, key_tokens))]
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.06)
     style = _centred_scale(np.concatenate([weighted, output]))  # one range for all
-    figure.add_trace(
-        go.Heatmap(
-            z=weighted,
-            y=rows,
-            hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>",
-            **style,
-        ),
-        row=1,
-        col=1,
-    )
+    hover = "%{y}, dimension %{x}: %{z:.3f}<extra></extra>"
     output_row = f"= output of {label(query_token)}"
-    figure.add_trace(
-        go.Heatmap(z=output, y=[output_row], hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>", **style),
-        row=2,
-        col=1,
-    )
+    traces = [
+        dict(type="heatmap", z=weighted, y=rows, hovertemplate=hover, xaxis="x", yaxis="y", **style),
+        dict(type="heatmap", z=output, y=[output_row], hovertemplate=hover, xaxis="x2", yaxis="y2", **style),
+    ]
+    layout = json.loads(_mixture_layout())
+    layout.update(title=title, height=min(900, 220 + ROW_PIXELS * (len(key_tokens) + 2)), margin=margin(60))
+    return go.Figure(data=traces, layout=layout)
+
+
+@functools.cache
+def _mixture_layout() -> str:
+    """mixture_figure's two rows sharing one x axis, as layout JSON without a template (see _neuron_layout)."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.06)
     figure.update_yaxes(autorange="reversed", row=1, col=1)
     figure.update_xaxes(title_text="dimension of the head (d_k)", row=2, col=1)
-    figure.update_layout(title=title, height=min(900, 220 + ROW_PIXELS * (len(key_tokens) + 2)), margin=margin(60))
-    return figure
+    layout = figure.layout.to_plotly_json()
+    layout.pop("template", None)
+    return json.dumps(layout)
 
 
 def neuron_key_target(point: dict) -> int | None:
     """The key of a click on neuron_view's figure (a key token's marker), None for any other point."""
     data = point.get("customdata")
     return int(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
+
+
+# make_subplots' axes of neuron_view's panels, (row, col) -> the axis suffix: q above k, then row 2.
+NEURON_AXES = {(1, 2): "", (2, 1): "2", (2, 2): "3", (2, 3): "4", (2, 4): "5", (2, 5): "6"}
+
+
+def _on(trace: dict, row: int, col: int) -> dict:
+    """trace on neuron_view's panel (row, col)."""
+    return {**trace, "xaxis": f"x{NEURON_AXES[row, col]}", "yaxis": f"y{NEURON_AXES[row, col]}"}
+
+
+@functools.lru_cache(maxsize=32)
+def _neuron_layout(n_keys: int) -> str:
+    """neuron_view's panels for n_keys keys as layout JSON (make_subplots and the axes' settings,
+    no template: the figure takes the current one). Built once per number of keys: make_subplots
+    and its per-panel updates were half of the figure's time."""
+    figure = make_subplots(
+        rows=2,
+        cols=5,
+        column_widths=[0.22, 0.25, 0.25, 0.14, 0.14],
+        row_heights=[1 / (n_keys + 1), n_keys / (n_keys + 1)],
+        specs=[[None, {}, None, None, None], [{}, {}, {}, {}, {}]],
+        subplot_titles=["q (query)", *NEURON_COLUMNS],
+        horizontal_spacing=0.02,
+        vertical_spacing=0.08,
+    )
+    figure.update_xaxes(visible=False, range=[-0.8, 1.9], row=2, col=1)
+    figure.update_yaxes(visible=False, range=[n_keys - 0.5, -0.5], row=2, col=1)
+    for col in (2, 3, 4, 5):
+        figure.update_yaxes(autorange="reversed", showticklabels=False, row=2, col=col)
+    figure.update_xaxes(range=[0, 1], row=2, col=5)
+    figure.update_yaxes(showticklabels=False, row=1, col=2)
+    figure.update_xaxes(showticklabels=False, row=1, col=2)
+    figure.update_layout(height=min(1000, 220 + 30 * n_keys), dragmode=False, bargap=0.25)
+    layout = figure.layout.to_plotly_json()
+    layout.pop("template", None)
+    return json.dumps(layout)
 
 
 def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: int | None = None, title: str = ""):
@@ -191,38 +228,19 @@ def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: i
     index as customdata (neuron_key_target); selected_key is outlined."""
     arrays = _neuron_arrays(neuron, len(key_tokens))
     n_keys, d_k = len(key_tokens), arrays.query.size
-    figure = make_subplots(
-        rows=2,
-        cols=5,
-        column_widths=[0.22, 0.25, 0.25, 0.14, 0.14],
-        row_heights=[1 / (n_keys + 1), n_keys / (n_keys + 1)],
-        specs=[[None, {}, None, None, None], [{}, {}, {}, {}, {}]],
-        subplot_titles=["q (query)", *NEURON_COLUMNS],
-        horizontal_spacing=0.02,
-        vertical_spacing=0.08,
-    )
     key_names = [f"{label(token)} ({j})" for j, token in enumerate(key_tokens)]
     key_colors = [LINE_COLOR if allowed else MASKED_COLOR for allowed in arrays.allowed]
-    _query_key_lines(figure, query_token, key_tokens, arrays.weights, key_colors)
-    _neuron_vectors(figure, arrays, query_token, key_names)
-    _score_bars(figure, arrays, key_names, key_colors)
+    traces = [
+        *_query_key_lines(query_token, key_tokens, arrays.weights, key_colors),
+        *_neuron_vectors(arrays, query_token, key_names),
+        *_score_bars(arrays, key_names, key_colors),
+    ]
+    layout = json.loads(_neuron_layout(n_keys))
+    layout.update(title=title, margin=margin(90 if title else 60))
     if selected_key is not None:
-        outline(figure, (-0.5, d_k - 0.5), (selected_key - 0.5, selected_key + 0.5), row=2, col=3)
-    figure.update_xaxes(visible=False, range=[-0.8, 1.9], row=2, col=1)
-    figure.update_yaxes(visible=False, range=[n_keys - 0.5, -0.5], row=2, col=1)
-    for col in (2, 3, 4, 5):
-        figure.update_yaxes(autorange="reversed", showticklabels=False, row=2, col=col)
-    figure.update_xaxes(range=[0, 1], row=2, col=5)
-    figure.update_yaxes(showticklabels=False, row=1, col=2)
-    figure.update_xaxes(showticklabels=False, row=1, col=2)
-    figure.update_layout(
-        title=title,
-        height=min(1000, 220 + 30 * n_keys),
-        margin=margin(90 if title else 60),
-        dragmode=False,
-        bargap=0.25,
-    )
-    return figure
+        box = (-0.5, d_k - 0.5), (selected_key - 0.5, selected_key + 0.5)
+        layout["shapes"] = [outline_shape(*box, xref=f"x{NEURON_AXES[2, 3]}", yref=f"y{NEURON_AXES[2, 3]}")]
+    return go.Figure(data=traces, layout=layout)
 
 
 class _NeuronArrays(NamedTuple):
@@ -252,68 +270,57 @@ def _neuron_arrays(neuron, n_keys: int) -> _NeuronArrays:
     return arrays
 
 
-def _query_key_lines(figure: go.Figure, query_token: str, key_tokens: list[str], weights, key_colors) -> None:
+def _query_key_lines(query_token: str, key_tokens: list[str], weights, key_colors) -> list[dict]:
     """The left panel: the key markers (trace 0, clickable: customdata = key index), a line from
     the query to each key as opaque as its weight, and the query's marker."""
     n_keys = len(key_tokens)
     middle = (n_keys - 1) / 2
-    figure.add_trace(
-        go.Scatter(
-            x=[1] * n_keys,
-            y=list(range(n_keys)),
-            mode="markers+text",
-            text=[label(token) for token in key_tokens],
-            textposition="middle right",
-            customdata=list(range(n_keys)),
-            hovertext=[f"{w:.3f}" for w in weights],
-            marker=dict(size=12, color=key_colors),
-            hovertemplate="key %{text}: weight %{hovertext}<br>click to see its q ⊙ k<extra></extra>",
-            showlegend=False,
-        ),
-        row=2,
-        col=1,
+    keys = dict(
+        type="scatter",
+        x=[1] * n_keys,
+        y=list(range(n_keys)),
+        mode="markers+text",
+        text=[label(token) for token in key_tokens],
+        textposition="middle right",
+        customdata=list(range(n_keys)),
+        hovertext=[f"{w:.3f}" for w in weights],
+        marker=dict(size=12, color=key_colors),
+        hovertemplate="key %{text}: weight %{hovertext}<br>click to see its q ⊙ k<extra></extra>",
+        showlegend=False,
     )
-    for j, weight in enumerate(weights):
-        line = go.Scatter(
-            x=[0, 1],
-            y=[middle, j],
-            mode="lines",
-            line=dict(color=LINE_COLOR, width=3),
-            opacity=float(weight),
-            hoverinfo="skip",
-            showlegend=False,
-        )
-        figure.add_trace(line, row=2, col=1)
-    figure.add_trace(
-        go.Scatter(
-            x=[0],
-            y=[middle],
-            mode="markers+text",
-            text=[label(query_token)],
-            textposition="middle left",
-            marker=dict(size=12, color=HIGHLIGHT),
-            hovertemplate="query %{text}<extra></extra>",
-            showlegend=False,
-        ),
-        row=2,
-        col=1,
+    line = dict(type="scatter", x=[0, 1], mode="lines", line=dict(color=LINE_COLOR, width=3), hoverinfo="skip")
+    lines = [
+        {**line, "y": [middle, j], "opacity": float(weight), "showlegend": False} for j, weight in enumerate(weights)
+    ]
+    query = dict(
+        type="scatter",
+        x=[0],
+        y=[middle],
+        mode="markers+text",
+        text=[label(query_token)],
+        textposition="middle left",
+        marker=dict(size=12, color=HIGHLIGHT),
+        hovertemplate="query %{text}<extra></extra>",
+        showlegend=False,
     )
+    return [_on(trace, 2, 1) for trace in (keys, *lines, query)]
 
 
-def _neuron_vectors(figure: go.Figure, arrays: _NeuronArrays, query_token: str, key_names: list[str]) -> None:
+def _neuron_vectors(arrays: _NeuronArrays, query_token: str, key_names: list[str]) -> list[dict]:
     """The vectors as heatmaps, each on its own range: q above the keys k, and q ⊙ k."""
     vectors = (
         ("q", arrays.query[None, :], [label(query_token)], 1, 2),  # above the keys
         ("k", arrays.keys, key_names, 2, 2),
         ("q ⊙ k", arrays.products, key_names, 2, 3),
     )
-    for name, matrix, rows, row, col in vectors:
-        hover = "%{y}, dimension %{x}: %{z:.3f}<extra>%{meta}</extra>"
-        heatmap = go.Heatmap(z=matrix, y=rows, hovertemplate=hover, meta=name, **_centred_scale(matrix))
-        figure.add_trace(heatmap, row=row, col=col)
+    hover = "%{y}, dimension %{x}: %{z:.3f}<extra>%{meta}</extra>"
+    return [
+        _on(dict(type="heatmap", z=matrix, y=rows, hovertemplate=hover, meta=name, **_centred_scale(matrix)), row, col)
+        for name, matrix, rows, row, col in vectors
+    ]
 
 
-def _score_bars(figure: go.Figure, arrays: _NeuronArrays, key_names: list[str], key_colors: list[str]) -> None:
+def _score_bars(arrays: _NeuronArrays, key_names: list[str], key_colors: list[str]) -> list[dict]:
     """The last two columns: each key's scaled score ("masked" where it may not be attended) and
     its softmax weight, the unscaled score q·k in the hover."""
     scaled_labels = [f"{s:.2f}" if a else "masked" for s, a in zip(arrays.scaled, arrays.allowed)]
@@ -321,20 +328,12 @@ def _score_bars(figure: go.Figure, arrays: _NeuronArrays, key_names: list[str], 
         (arrays.scaled, scaled_labels, "q·k = %{customdata:.3f}, / √d_k = %{x:.3f}"),
         (arrays.weights, [f"{w:.2f}" for w in arrays.weights], "weight %{x:.3f}"),
     )
-    for col, (values, text, hover) in enumerate(bars, start=4):
-        bar = go.Bar(
-            x=values,
-            y=key_names,
-            orientation="h",
-            marker_color=key_colors,
-            text=text,
-            hovertemplate=f"%{{y}}: {hover}<extra></extra>",
-            textposition="outside",
-            cliponaxis=False,
-            customdata=arrays.scores,
-            showlegend=False,
-        )
-        figure.add_trace(bar, row=2, col=col)
+    bar = dict(type="bar", y=key_names, orientation="h", marker=dict(color=key_colors), textposition="outside")
+    bar.update(cliponaxis=False, customdata=arrays.scores, showlegend=False)
+    return [
+        _on({**bar, "x": values, "text": text, "hovertemplate": f"%{{y}}: {hover}<extra></extra>"}, 2, col)
+        for col, (values, text, hover) in enumerate(bars, start=4)
+    ]
 
 
 def product_bars(products, query_token: str, key_token: str, score: float, weight: float):
