@@ -157,7 +157,9 @@ def _grid_layout(n_layers: int, n_heads: int) -> str:
         dragmode=False,
         hoverdistance=30,
     )
-    return json.dumps(figure.layout.to_plotly_json())
+    layout = figure.layout.to_plotly_json()
+    layout.pop("template", None)  # the figure takes the template of its time, not of the first call's
+    return json.dumps(layout)
 
 
 def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | None = None) -> go.Figure:

@@ -151,3 +151,14 @@ def test_axes_heatmap_draws_a_map_on_its_token_axes_with_the_row_convention():
         expected = attention_heatmap(weights, axes.queries, axes.keys, "t", value_name="share", **axes.options)
         assert drawn.to_json() == expected.to_json()
     assert list(drawn.layout.yaxis.ticktext) == ["x", "y", "&lt;/s&gt;"]  # cross rows: the tokens written
+
+
+def test_the_model_view_takes_the_template_of_its_time(monkeypatch):
+    """attention_grid keeps its layout per shape from the first call, not that call's template."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    weights = random_attention(2, 3, 4, 4)
+    attention_grid(weights)
+    monkeypatch.setattr(pio.templates, "default", "simple_white")
+    assert attention_grid(weights).layout.template == go.Figure(layout=dict(template="simple_white")).layout.template

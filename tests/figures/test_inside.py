@@ -3,6 +3,7 @@ in their titles, the heads' blocks where a matrix holds every head, the neuron v
 clickable keys, and no font size of their own (presentation mode's larger font reaches all text)."""
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 
@@ -120,3 +121,20 @@ def test_no_figure_sets_a_font_size_of_its_own_below_16_pixels():
         sizes = [a.font.size for a in figure.layout.annotations if a.font.size is not None]
         assert all(size >= 16 for size in sizes)
         assert all(getattr(trace, "textfont", None) is None or trace.textfont.size is None for trace in figure.data)
+
+
+@pytest.mark.parametrize("template", ["plotly_white", "simple_white"])
+def test_figures_from_cached_layouts_take_the_template_of_their_time(template, monkeypatch):
+    """neuron_view and mixture_figure keep their panels' layout from the first call: not its
+    template (the app's theme is set when Streamlit loads, maybe after a first figure)."""
+    import plotly.io as pio
+
+    neuron = cross_trace().attention.neuron(0, 1)
+    neuron_view(neuron, "x", SOURCE)  # the layout cached under another template
+    mixture_figure(neuron.weights, neuron.weighted_values, neuron.output, SOURCE, "x")
+    monkeypatch.setattr(pio.templates, "default", template)
+    expected = go.Figure(layout=dict(template=template)).layout.template
+    assert neuron_view(neuron, "x", SOURCE).layout.template == expected
+    assert (
+        mixture_figure(neuron.weights, neuron.weighted_values, neuron.output, SOURCE, "x").layout.template == expected
+    )
