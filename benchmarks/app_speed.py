@@ -18,7 +18,7 @@ streamlit.logger.set_log_level("error")  # else webapp.state.checkpoints' caches
 
 from figures import (  # noqa: E402
     attention_grid,
-    attention_heatmap,
+    axes_heatmap,
     head_map,
     head_view_html,
     token_probabilities,
@@ -63,15 +63,22 @@ def page_steps(translator, text: str) -> dict[str, float]:
 
     [translation] = timed("translate", lambda: translator.translate([text]))
     weights = translation.attention[KIND].numpy()
-    axes = translation_axes(KIND, translation)
-    queries, keys = axes.queries, axes.keys
+    axes = translation_axes(KIND, translation)  # as the Translate page draws them
     n_heads = weights.shape[1]
     # What the browser receives: Plotly figures as JSON, the head view as its HTML page.
     as_json = lambda build: lambda: plotly.io.to_json(build(), validate=False)
     payloads = {
         "token probabilities": as_json(lambda: token_probabilities(translation.output_tokens, translation.token_probs)),
-        "attention map": as_json(lambda: attention_heatmap(head_map(weights, LAYER, HEAD), queries, keys, title="map")),
-        "head view": lambda: head_view_html(weights[LAYER], queries, keys, list(range(n_heads)), title="head view"),
+        "attention map": as_json(lambda: axes_heatmap(head_map(weights, LAYER, HEAD), axes, title="map")),
+        "head view": lambda: head_view_html(
+            weights[LAYER],
+            axes.queries,
+            axes.keys,
+            list(range(n_heads)),
+            title="head view",
+            reads=axes.reads,
+            column_names=axes.short_titles,
+        ),
         "model view": as_json(lambda: attention_grid(weights, selected=(LAYER, HEAD))),
     }
     for name, build in payloads.items():

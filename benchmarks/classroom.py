@@ -28,6 +28,7 @@ from pathlib import Path
 
 from deploy.serve import free_port, run_dir, start_app, wait_healthy, warm
 from deploy.session_client import PageError, PageRun, Session
+from webapp.registry import INT8_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,12 +103,14 @@ def page_errors(run: PageRun, own: str, others: set[str]) -> list[str]:
     errors = [f"exception: {message}" for message in run.exceptions]
     if own not in run.strings:
         errors.append("the text box does not hold the student's sentence")
-    shown = [normalised(s) for s in run.strings if s.startswith(("{", "<"))]  # charts and iframes
-    if not any(normalised(own) in s for s in shown):
+    strings = [normalised(s) for s in run.strings]  # once each: this runs between other students' timings
+    own_key, url = normalised(own), normalised(run.query_string)
+    shown = [key for key, s in zip(strings, run.strings) if s.startswith(("{", "<"))]  # charts and iframes
+    if not any(own_key in s for s in shown):
         errors.append("no figure shows the student's sentence")
-    if normalised(own) not in normalised(run.query_string):
+    if own_key not in url:
         errors.append("the URL does not hold the student's sentence")
-    seen = normalised(" ".join([*run.strings, run.query_string]))
+    seen = "".join([*strings, url])  # normalised text has no spaces: as normalising the whole joined
     errors += [f"another student's sentence: {other!r}" for other in others if normalised(other) in seen]
     return errors
 
@@ -258,7 +261,7 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` as `make serve` starts each process, on a free port, healthy and
     warmed (one session per checkpoint and page)."""
     port = free_port()
-    env = {"TRANSFORMER_INT8": "1"} if args.int8 else {}
+    env = {INT8_ENV: "1"} if args.int8 else {}
     process = start_app(port, threads=args.threads, env=env, serving=not args.streamlit_defaults)
     url = f"http://127.0.0.1:{port}"
     try:

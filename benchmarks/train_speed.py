@@ -21,8 +21,7 @@ import torch
 
 streamlit.logger.set_log_level("error")
 
-from app_speed import SENTENCES  # noqa: E402
-
+from benchmarks.app_speed import SENTENCES  # noqa: E402
 from transformer import load_checkpoint  # noqa: E402
 from transformer.data import toy_task_pairs  # noqa: E402
 from transformer.evaluation import evaluate  # noqa: E402

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from deploy.balancer import BACKENDS_FILE, FIRST_APP_PORT, Backend, parse_backends, render
 from deploy.session_client import Session, healthy
+from webapp.registry import INT8_ENV, ROOT, THREADS_ENV, checkpoint_names
 
-ROOT = Path(__file__).resolve().parent.parent
 STREAMLIT = Path(sys.executable).with_name("streamlit")
 WARM_PAGES = ("translate", "inside")  # the pages a class opens; Translate also measures each checkpoint's statistics
 START_SECONDS = 180  # a process's start and warm-up, on a busy machine
@@ -62,7 +62,7 @@ def start_app(
         **os.environ,
         **(env or {}),
         "OMP_NUM_THREADS": str(threads),
-        "TRANSFORMER_APP_THREADS": str(threads),
+        THREADS_ENV: str(threads),
     }
     command = [
         str(STREAMLIT), "run", "app.py",
@@ -75,14 +75,6 @@ def start_app(
     if serving:  # else Streamlit's defaults, as `make run` has them (the benchmark's --streamlit-defaults)
         command += ["--server.fileWatcherType", "none", "--runner.postScriptGC", "false"]
     return subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
-
-
-def checkpoint_names() -> list[str]:
-    """The listed checkpoint folders, as the app lists them (webapp.state.checkpoints), without importing it."""
-    folder = Path(os.environ.get("TRANSFORMER_CHECKPOINTS", ROOT / "checkpoints"))
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 async def _warm(url: str) -> None:
@@ -123,7 +115,7 @@ class Launcher:
         self.dir = run_dir(args.port)
         self.env = {COOKIE_SECRET_ENV: os.environ.get(COOKIE_SECRET_ENV) or secrets.token_hex(32)}
         if args.int8:
-            self.env["TRANSFORMER_INT8"] = "1"
+            self.env[INT8_ENV] = "1"
         self.address = "0.0.0.0" if args.apps_only else "127.0.0.1"  # another machine's balancer reaches them
 
     def start_apps(self) -> None:

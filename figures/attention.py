@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from transformer.config import ATTENTION_KINDS
 
 from .rows import TokenAxes, query_hover
-from .style import SMALL_FONT_SIZE, WEIGHT_SCALE, colorbar, margin, outline
+from .style import SMALL_FONT_SIZE, WEIGHT_SCALE, colorbar, layout_json, margin, outline_shape
 from .tokens import label
 
 KINDS = ATTENTION_KINDS  # the library's one list of kinds, under the name the figures and pages use
@@ -157,9 +157,7 @@ def _grid_layout(n_layers: int, n_heads: int) -> str:
         dragmode=False,
         hoverdistance=30,
     )
-    layout = figure.layout.to_plotly_json()
-    layout.pop("template", None)  # the figure takes the template of its time, not of the first call's
-    return json.dumps(layout)
+    return layout_json(figure)
 
 
 def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | None = None) -> go.Figure:
@@ -189,14 +187,12 @@ def attention_grid(weights, title: str = "", selected: tuple[int, int | None] | 
         for head in range(n_heads)
     ]
     traces = [{**trace, "xaxis": x, "yaxis": y} for trace, (x, y) in zip(heatmaps + targets, axes + axes)]
-    figure = go.Figure(data=traces, layout=layout)
-    if selected is not None:
+    if selected is not None:  # in the layout before the figure is made: one check, not one per outline
         layer, head = selected
-        for column in range(n_heads) if head is None else [head]:
-            axis = layer * n_heads + column + 1
-            suffix = "" if axis == 1 else str(axis)
-            outline(figure, (0, 1), (0, 1), xref=f"x{suffix} domain", yref=f"y{suffix} domain")
-    return figure
+        suffixes = [str(layer * n_heads + column + 1) for column in (range(n_heads) if head is None else [head])]
+        suffixes = ["" if suffix == "1" else suffix for suffix in suffixes]
+        layout["shapes"] = [outline_shape((0, 1), (0, 1), xref=f"x{s} domain", yref=f"y{s} domain") for s in suffixes]
+    return go.Figure(data=traces, layout=layout)
 
 
 def attention_table(

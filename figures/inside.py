@@ -24,6 +24,7 @@ from .style import (
     NEGATIVE_COLOR,
     PANEL_TITLE_SIZE,
     POSITIVE_COLOR,
+    layout_json,
     margin,
     outline_shape,
 )
@@ -166,13 +167,11 @@ def mixture_figure(weights, weighted_values, output, key_tokens: list[str], quer
 
 @functools.cache
 def _mixture_layout() -> str:
-    """mixture_figure's two rows sharing one x axis, as layout JSON without a template (see _neuron_layout)."""
+    """mixture_figure's two rows sharing one x axis, as layout JSON (style.layout_json)."""
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.85, 0.15], vertical_spacing=0.06)
     figure.update_yaxes(autorange="reversed", row=1, col=1)
     figure.update_xaxes(title_text="dimension of the head (d_k)", row=2, col=1)
-    layout = figure.layout.to_plotly_json()
-    layout.pop("template", None)
-    return json.dumps(layout)
+    return layout_json(figure)
 
 
 def neuron_key_target(point: dict) -> int | None:
@@ -193,8 +192,8 @@ def _on(trace: dict, row: int, col: int) -> dict:
 @functools.lru_cache(maxsize=32)
 def _neuron_layout(n_keys: int) -> str:
     """neuron_view's panels for n_keys keys as layout JSON (make_subplots and the axes' settings,
-    no template: the figure takes the current one). Built once per number of keys: make_subplots
-    and its per-panel updates were half of the figure's time."""
+    style.layout_json). Built once per number of keys: make_subplots and its per-panel updates
+    were half of the figure's time."""
     figure = make_subplots(
         rows=2,
         cols=5,
@@ -213,9 +212,7 @@ def _neuron_layout(n_keys: int) -> str:
     figure.update_yaxes(showticklabels=False, row=1, col=2)
     figure.update_xaxes(showticklabels=False, row=1, col=2)
     figure.update_layout(height=min(1000, 220 + 30 * n_keys), dragmode=False, bargap=0.25)
-    layout = figure.layout.to_plotly_json()
-    layout.pop("template", None)
-    return json.dumps(layout)
+    return layout_json(figure)
 
 
 def neuron_view(neuron, query_token: str, key_tokens: list[str], selected_key: int | None = None, title: str = ""):

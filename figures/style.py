@@ -5,6 +5,8 @@ MASKED_COLOR) and takes its value from here, so that one change restyles every p
 The colours are D3's (Plotly's default traces) and the scales Plotly's named ones; hex codes are
 written in lower case, as the figures' JSON has always had them."""
 
+import json
+
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
@@ -74,6 +76,14 @@ def outline(figure: go.Figure, x: tuple[float, float], y: tuple[float, float], *
 def outline_shape(x: tuple[float, float], y: tuple[float, float], **refs) -> dict:
     """outline's rectangle as a layout shape; refs (xref, yref) place it."""
     return dict(type="rect", x0=x[0], x1=x[1], y0=y[0], y1=y[1], line=dict(color=HIGHLIGHT, width=3), **refs)
+
+
+def layout_json(figure: go.Figure) -> str:
+    """A figure's layout as JSON, to be kept across calls (a subplot grid made once per shape):
+    without its template, which each figure built from it takes from its own time."""
+    layout = figure.layout.to_plotly_json()
+    layout.pop("template", None)
+    return json.dumps(layout)
 
 
 def colorbar(title: str) -> dict:

@@ -22,6 +22,7 @@ from .limits import (
     MAX_TENSOR_BYTES,
     MAX_TEXT_BYTES,
     MAX_TOKENIZER_BYTES,
+    lies_inside,
     parameter_count,
     parse_json,
     read_file,
@@ -96,18 +97,6 @@ def replace_folder(staging: Path, folder: Path) -> None:
 
 def write_json(path: str | Path, data) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
-
-
-def lies_inside(folder: str | Path, name) -> bool:
-    """Whether folder/name lies inside folder once every link is resolved: a checkpoint from
-    elsewhere must not make us open /etc/passwd or another folder's weights. realpath, not
-    resolve: a symlink loop is reported when the file is read."""
-    try:
-        return isinstance(name, str) and Path(os.path.realpath(Path(folder) / name)).is_relative_to(
-            os.path.realpath(folder)
-        )
-    except ValueError:  # a NUL in the name
-        return False
 
 
 def read_bytes(path: str | Path, max_bytes: int) -> bytes:

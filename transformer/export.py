@@ -31,7 +31,6 @@ from .checkpoint import (
     atomic_write,
     check_tensors,
     load_dev_sample,
-    load_model,
     read_tensors,
     remove_leftovers,
     replace_folder,
@@ -43,8 +42,7 @@ from .checkpoint import (
 from .evaluation import evaluate
 from .model import Transformer
 from .recipe import load_split
-from .speed import speed_up_decoding
-from .translator import Translator
+from .translator import load_checkpoint
 
 if TYPE_CHECKING:  # export reads a run; the run calls export
     from .training import TrainingRun
@@ -151,9 +149,9 @@ def write_checkpoint(run: "TrainingRun", output: Path) -> None:
     export_probes(run, output)
     # Scored as shipped (the weights read back: stored in float16, they score a little
     # differently from the fp32 average), on the training device: a GPU run should not wait
-    # for the CPU here; laid out as load_checkpoint lays it out, so `evaluate` scores the same.
-    shipped = speed_up_decoding(load_model(output)[0])
-    translator = Translator(shipped.to(run.dist.device), run.tokenizer, info)
+    # for the CPU here; loaded as the app and the CLI load it, so `evaluate` scores the same.
+    translator = load_checkpoint(output)
+    translator.model.to(run.dist.device)
     metrics = {}
     # The dev score covers the same slice as the dev loss; test sets are scored whole.
     sets = {"dev": run.dev_pairs[: run.settings.dev_loss_sentences]}

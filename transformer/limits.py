@@ -54,30 +54,31 @@ GiB = 1 << 30
 
 # -- memory ---------------------------------------------------------------------------------------
 def parameter_count(model: dict) -> int:
-    """The parameters of a Transformer with these (checked) ModelConfig fields: the embeddings
+    """The parameters of a Transformer with these checked ModelConfig fields (validation.model_fields:
+    all of them): the embeddings
     (one matrix if tied, else source, target and output), attention (4 d x d + bias), the
     feed-forward (2 d x d_ff + biases) and LayerNorms (2 d) of every layer."""
-    d, ff = model.get("d_model", 512), model.get("d_ff", 2048)
-    encoder, decoder = model.get("n_encoder_layers", 6), model.get("n_decoder_layers", 6)
+    d, ff = model["d_model"], model["d_ff"]
+    encoder, decoder = model["n_encoder_layers"], model["n_decoder_layers"]
     attention, feed_forward, norm = 4 * (d * d + d), 2 * d * ff + ff + d, 2 * d
     layers = encoder * (attention + feed_forward + 2 * norm) + decoder * (2 * attention + feed_forward + 3 * norm)
     source, target = model["src_vocab_size"], model["tgt_vocab_size"]
-    embeddings = target * d if model.get("tie_embeddings") else (source + 2 * target) * d
-    return layers + embeddings + (2 * norm if model.get("pre_norm") else 0)
+    embeddings = target * d if model["tie_embeddings"] else (source + 2 * target) * d
+    return layers + embeddings + (2 * norm if model["pre_norm"] else 0)
 
 
 def inference_bytes(model: dict) -> int:
     """Memory to load and run a model: float32 weights, the file's float16 copy while it is
     converted, and the positional table."""
-    return (4 + 4) * parameter_count(model) + 4 * model.get("max_len", 256) * model.get("d_model", 512)
+    return (4 + 4) * parameter_count(model) + 4 * model["max_len"] * model["d_model"]
 
 
 def training_bytes(model: dict, batch_tokens: int, longest: int) -> int:
     """Memory to train: weights, gradients and Adam's two moments (16 bytes a parameter), and one
     batch's activations: per token and layer about 16 d + 2 d_ff floats, the attention maps
     (heads x longest keys, three kinds) and the output logits with their gradient."""
-    d, ff, heads = model.get("d_model", 512), model.get("d_ff", 2048), model.get("n_heads", 8)
-    layers = model.get("n_encoder_layers", 6) + model.get("n_decoder_layers", 6)
+    d, ff, heads = model["d_model"], model["d_ff"], model["n_heads"]
+    layers = model["n_encoder_layers"] + model["n_decoder_layers"]
     per_token = layers * (16 * d + 2 * ff + 3 * heads * longest) + 3 * model["tgt_vocab_size"]
     return 16 * parameter_count(model) + 4 * batch_tokens * per_token
 
@@ -130,6 +131,18 @@ def check_memory(needed: int, where: str, what: str) -> None:
 
 
 # -- files and parsing ------------------------------------------------------------------------------
+def lies_inside(folder: str | Path, name) -> bool:
+    """Whether folder/name lies inside folder once every link is resolved: a checkpoint or a recipe
+    from elsewhere must not make us open /etc/passwd or another folder's files. realpath, not
+    resolve: a symlink loop is reported when the file is read."""
+    try:
+        return isinstance(name, str) and Path(os.path.realpath(Path(folder) / name)).is_relative_to(
+            os.path.realpath(folder)
+        )
+    except ValueError:  # a NUL in the name
+        return False
+
+
 def check_readable(path: str | Path, max_bytes: int) -> None:
     """ValueError saying why path is not a readable regular file of at most max_bytes (missing,
     unreadable, a directory, a device or pipe, too large); nothing is opened."""

@@ -7,6 +7,7 @@ corpus cut into train/dev/test by a hash of each source sentence (transformer.da
 generated toy task. How each shipped corpus is cut is fixed once, in CORPUS_SPLITS.
 """
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -38,6 +39,7 @@ from .limits import (
     MAX_TRAINING_TOKENS,
     check_memory,
     check_readable,
+    lies_inside,
     parse_toml,
     read_file,
     training_bytes,
@@ -195,14 +197,9 @@ def data_file(data_dir: Path, name: str) -> Path:
     folder once symlinks are followed: a downloaded recipe must not read any file it likes
     (../../etc/passwd, an absolute path, a link out) as training data."""
     path = data_dir / name
-    try:
-        folder = data_dir.resolve()
-        inside = path.resolve().is_relative_to(folder)
-    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a NUL in the name ...
-        raise ValueError(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
-    if not inside:
+    if not lies_inside(data_dir, name):
         raise ValueError(
-            f"{path}: outside the data folder {folder}; a recipe reads only files in it "
+            f"{path}: outside the data folder {os.path.realpath(data_dir)}; a recipe reads only files in it "
             "(pass --data-dir to use another folder)"
         )
     return path

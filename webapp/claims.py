@@ -258,6 +258,10 @@ def measure(name: str, args: dict[str, str], load: Callable[[str], object]) -> M
         return MEASURES[name](load(args["ckpt"]), args)
     except KeyError as error:
         raise ClaimError(f"{name} needs {error}") from None
+    except ClaimError:
+        raise
+    except (IndexError, ValueError) as error:  # a layer, head or index the model lacks, a number that is none
+        raise ClaimError(f"{name}: {error}") from None
 
 
 def absent(name: str) -> str:

@@ -3,16 +3,21 @@
 The one list of pages: app.py builds the navigation from it (st.Page), the Lecture finds each
 step's page in it by URL path (a step naming a page not listed here falls back), and the pages
 that open another page (st.switch_page) take its script from it. A new page is one more Page in
-PAGES and its script in webapp/pages/.
+PAGES and its script in webapp/pages/. Also where the app finds its checkpoints, and the settings
+a deployment passes its app processes (deploy/serve.py imports them from here).
 
-No Streamlit here, no session state.
+Standard library only: no Streamlit, no torch, no session state.
 """
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: app.py's folder
+# Environment variables an app process reads: where its checkpoints are (tests and deployments
+# point it elsewhere), its torch threads, and whether it translates with int8 by default.
+CHECKPOINTS_ENV, THREADS_ENV, INT8_ENV = "TRANSFORMER_CHECKPOINTS", "TRANSFORMER_APP_THREADS", "TRANSFORMER_INT8"
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,16 @@ def script(url_path: str) -> str:
 def shipped_checkpoints() -> frozenset[str]:
     """The shipped checkpoints' names (one recipe in configs/ each): never taken by a saved one."""
     return frozenset(path.stem for path in (ROOT / "configs").glob("*.toml"))
+
+
+def checkpoints_dir() -> Path:
+    return Path(os.environ.get(CHECKPOINTS_ENV, ROOT / "checkpoints"))
+
+
+def checkpoint_names(folder: Path | None = None) -> list[str]:
+    """The checkpoint folders the app lists: those of `folder` (default checkpoints_dir()), hidden
+    ones left out."""
+    folder = checkpoints_dir() if folder is None else folder
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -81,3 +81,17 @@ def test_a_teachers_edit_is_checked_the_same_way(models, tmp_path: Path):
     edited = app_lecture.parse_lecture(text, "edited.toml")
     failed = [outcome for outcome in claims.check_claims(edited, models["en-de"]) if not outcome.ok]
     assert [(outcome.step, outcome.claim.args["writes"]) for outcome in failed] == [(1, "Schnee")]
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("entropy", {"kind": "cross", "layer": "9", "head": "1"}),
+        ("previous", {"layer": "1", "head": "9"}),
+        ("entropy", {"kind": "cross", "layer": "1", "head": "²"}),
+    ],
+)
+def test_a_head_the_model_lacks_is_a_claim_error_not_a_crash(models, name, args):
+    """A lecture's typo reads as a claim that cannot be taken (the slide says so), not an exception."""
+    with pytest.raises(claims.ClaimError, match=name):
+        claims.measure(name, {"ckpt": "en-de", **args}, models.__getitem__)

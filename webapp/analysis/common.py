@@ -14,16 +14,16 @@ from pathlib import Path
 import streamlit as st
 
 from figures import KINDS, head_grid, head_grid_target
-from transformer import CheckpointError, Translation, Translator
-from transformer.analysis import average_statistics, dev_translations, read_importance_report
+from transformer import CheckpointError, Translation
+from transformer.analysis import read_importance_report
 from transformer.checkpoint import (
     IMPORTANCE_FILE,
     SAMPLE_FILE,
     AttentionHistory,
     load_attention_history,
-    load_dev_sample,
 )
 from webapp.state import checkpoints, present, url
+from webapp.state.defaults import dev_sample
 
 CACHE_ENV = "TRANSFORMER_ANALYSIS_CACHE"  # moves the importance cache (tests keep it in a temporary folder)
 OPEN_TRANSLATE = "_open_translate"  # set by a click on a head, acted on at the start of the next run
@@ -31,18 +31,6 @@ OPEN_TRANSLATE = "_open_translate"  # set by a click on a head, acted on at the 
 
 # --- cached computations -------------------------------------------------------------------
 # Keyed by checkpoint folder and version; the translator itself is not hashed (leading "_").
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _dev_sample(folder: str, version: str) -> list[tuple[str, str]]:
-    """The checkpoint's dev pairs ([] if it ships none); CheckpointError if they cannot be read."""
-    return load_dev_sample(folder)
-
-
-@st.cache_data(max_entries=8, show_spinner="Translating the dev sample…")
-def dev_statistics(_translator: Translator, folder: str, version: str) -> dict:
-    """head_statistics averaged over the dev sample's translations (transformer.analysis.dev_translations)."""
-    return average_statistics(dev_translations(_translator, _dev_sample(folder, version)))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the attention history…")
@@ -55,7 +43,7 @@ def attention_history(folder: str, version: str) -> AttentionHistory | None:
 def dev_pairs(checkpoint: checkpoints.Checkpoint) -> list[tuple[str, str]]:
     """The dev sample, or [] with the reason shown."""
     try:
-        pairs = _dev_sample(str(checkpoint.folder), checkpoint.version)
+        pairs = dev_sample(str(checkpoint.folder), checkpoint.version)
     except CheckpointError as error:
         st.error(f"Cannot read the dev sample: {error}")
         return []

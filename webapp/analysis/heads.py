@@ -37,11 +37,11 @@ from webapp.analysis.common import (
     ablation_options,
     clickable_head_grid,
     dev_pairs,
-    dev_statistics,
     needs_sentence,
     saved_importance,
 )
 from webapp.state import checkpoints, present, results, url
+from webapp.state.defaults import dev_statistics
 
 STATISTICS = {  # head_statistics name -> (title, colour bar title, value format, colour range or None)
     "entropy": ("Attention entropy: low = focused on few tokens, high = spread out", "nats", ".2f", None),

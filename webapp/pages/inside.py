@@ -44,8 +44,9 @@ def query_choice(axes: TokenAxes, query: int) -> str:
     return f"{query + 1}: {name} (reads {read})"
 
 
-def pick(config, translation) -> tuple[str, int, int, int]:
-    """Kind, layer, head and query pickers; returns them (0-based)."""
+def pick(config, translation) -> tuple[TokenAxes, int, int, int]:
+    """Kind, layer, head and query pickers; returns the kind's token axes (figures.rows: decoder rows
+    named by the token each position writes), the layer, head and query (0-based)."""
     # On a projector the kind stands beside the layer, head and query: the first matrix ends above the fold.
     kind_column, layer_column, head_column, query_column = (
         st.columns([5, 2, 2, 2]) if present.presenting() else (st.container(), *st.columns(4)[:3])
@@ -69,7 +70,7 @@ def pick(config, translation) -> tuple[str, int, int, int]:
         key=url.kept("inside_query"),
         format_func=choices.__getitem__,
     )
-    return kind, layer, head, query
+    return axes, layer, head, query
 
 
 def chart(figure, key: str, name: str, on_select=None, columns: int = 1, top: int | None = None) -> None:
@@ -285,11 +286,11 @@ def main() -> None:
         f"Translation: **{translation.text}**. Pick the kind of attention, the layer, the head and the query token; "
         "the page walks through that layer from top to bottom with the model's own numbers."
     )
-    kind, layer, head, query = pick(config, translation)
+    axes, layer, head, query = pick(config, translation)
+    kind = axes.kind
     src = torch.tensor([translation.source_ids])
     tgt = torch.tensor([[config.bos_id, *translation.output_ids[:-1]]])  # the decoder inputs, target_tokens
     trace = inside_layer(translator.model, src, tgt, kind, layer)
-    axes = translation_axes(kind, translation)  # decoder rows: named by the token each position writes
     queries, keys = axes.queries, axes.keys
     rows, columns = ("S", "S") if kind == "encoder" else ("T", "T" if kind == "decoder" else "S")
     show_input(trace, queries, keys, rows)

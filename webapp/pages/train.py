@@ -29,7 +29,7 @@ from figures import (
 )
 from transformer.data import SYMBOLS
 from transformer.objective import learning_rate, smoothed_target
-from transformer.tokenizer import EOS
+from transformer.tokenizer import EOS, SPECIAL_TOKENS
 from webapp import registry
 from webapp.state import checkpoints, present, url
 from webapp.trainer import recipe, session, slots
@@ -62,7 +62,7 @@ GROUPS = {
     "The model": ("layers", "heads", "d_model", "d_ff", "dropout", "norm"),
     "Training": ("steps", "batch_tokens", "warmup", "lr_scale", "smoothing", "seed"),
 }
-SMOOTHED_TOKEN = 4  # the token whose smoothed target is drawn: the first symbol
+SMOOTHED_TOKEN = len(SPECIAL_TOKENS)  # the token whose smoothed target is drawn: the first symbol
 MODEL_VIEW = "all"  # the head choice that shows every layer x head
 
 
@@ -110,7 +110,7 @@ def show_teaching_plots(setup: TrainSetup) -> None:
         figure = learning_rate_curve(steps, rates, setup.warmup)
         present.plotly_chart(figure, key="lr_curve", filename="learning-rate")
     with smoothing_column:
-        tokens = ["<pad>", "<s>", "</s>", "<unk>", *SYMBOLS[: setup.symbols]]
+        tokens = [*SPECIAL_TOKENS, *SYMBOLS[: setup.symbols]]
         target = SMOOTHED_TOKEN
         probabilities = smoothed_target(torch.tensor(target), len(tokens), setup.smoothing).tolist()
         figure = label_smoothing_bars(tokens, target, setup.smoothing, probabilities)

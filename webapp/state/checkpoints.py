@@ -1,7 +1,7 @@
-"""The checkpoints the app can show: the folders listed in checkpoints/ (or $TRANSFORMER_CHECKPOINTS)
-with the language pair their config.json names, the one picked in the sidebar, loaded once per
-process and shared by every session, and the files a checkpoint folder ships besides the model
-(metrics, training log, model card).
+"""The checkpoints the app can show: the folders listed in checkpoints/ (or $TRANSFORMER_CHECKPOINTS:
+webapp.registry.checkpoint_names) with the language pair their config.json names, the one picked
+in the sidebar, loaded once per process and shared by every session, and the files a checkpoint
+folder ships besides the model (metrics, training log, model card).
 
 Session state: reads "ckpt" (the sidebar's checkpoint picker, webapp.widgets.sidebar); owns no key. A name is
 only ever compared with the listed folder names: no path from a URL is ever opened.
@@ -30,9 +30,9 @@ from transformer.checkpoint import (
     read_bytes,
     read_json,
 )
-from webapp import registry
+from webapp.registry import CHECKPOINTS_ENV as CHECKPOINTS_ENV  # what tests set to point the app elsewhere
+from webapp.registry import THREADS_ENV, checkpoint_names, checkpoints_dir
 
-CHECKPOINTS_ENV = "TRANSFORMER_CHECKPOINTS"  # lets tests (or a deployment) point the app elsewhere
 DEFAULT_CHECKPOINT, FALLBACK_CHECKPOINT = "en-de", "toy-reverse"
 EXAMPLES = {"symbols": "a b c d e f g h"}  # source_language -> example text
 DEFAULT_EXAMPLE = "Two dogs are playing in the snow."
@@ -45,7 +45,6 @@ ENGLISH = "en"
 # instead of 10 ms for the toy model on 2 shared cores). Freed memory kept for the next decoding
 # step's tensors, as the CLI keeps it (transformer.allocator). A deployment may give each app
 # process more threads (make serve's --threads sets THREADS_ENV; docs/deploy.md has the measurements).
-THREADS_ENV = "TRANSFORMER_APP_THREADS"
 torch.set_num_threads(int(os.environ.get(THREADS_ENV, "") or 1))
 keep_freed_memory()
 
@@ -60,17 +59,6 @@ class Checkpoint:
     @property
     def example(self) -> str:
         return EXAMPLES.get(self.translator.info.get("source_language"), DEFAULT_EXAMPLE)
-
-
-def checkpoints_dir() -> Path:
-    return Path(os.environ.get(CHECKPOINTS_ENV, registry.ROOT / "checkpoints"))
-
-
-def checkpoint_names() -> list[str]:
-    folder = checkpoints_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def default_checkpoint(names: list[str]) -> str | None:

@@ -12,15 +12,29 @@ from transformer.checkpoint import load_dev_sample
 from webapp.state.checkpoints import Checkpoint
 
 
-@st.cache_data(max_entries=8, show_spinner="Finding this model's sharpest attention…")
+# Keyed by checkpoint folder and version; the translator itself is not hashed (leading "_").
+@st.cache_data(max_entries=8, show_spinner=False)
+def dev_sample(folder: str, version: str) -> list[tuple[str, str]]:
+    """The checkpoint's dev pairs ([] if it ships none); CheckpointError if they cannot be read."""
+    return load_dev_sample(folder)
+
+
+@st.cache_data(max_entries=8, show_spinner="Translating the dev sample…")
+def dev_statistics(_translator: Translator, folder: str, version: str) -> dict:
+    """head_statistics averaged over the dev sample's translations (transformer.analysis.dev_translations):
+    the Analysis page's grids and the head a page opens on, computed once per checkpoint version."""
+    return average_statistics(dev_translations(_translator, dev_sample(folder, version)))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def _sharpest_cross_attention(_translator: Translator, folder: str, version: str) -> tuple[int, int]:
     try:
-        pairs = load_dev_sample(folder)
+        pairs = dev_sample(folder, version)
     except CheckpointError:
         pairs = []
     if not pairs:
         return 0, 0
-    entropy = average_statistics(dev_translations(_translator, pairs))["cross"]["entropy"]  # (layers, heads)
+    entropy = dev_statistics(_translator, folder, version)["cross"]["entropy"]  # (layers, heads)
     layer = int(entropy.mean(dim=1).argmin())
     return layer, int(entropy[layer].argmin())
 

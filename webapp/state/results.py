@@ -20,6 +20,7 @@ import torch
 
 from transformer import Translation, Translator
 from transformer.decoding import BeamNode
+from webapp.registry import INT8_ENV
 from webapp.state.checkpoints import Checkpoint, load
 
 # Translations and ablations kept per process. One of a max-length en-de input holds ~2.5 MB of
@@ -27,7 +28,6 @@ from webapp.state.checkpoints import Checkpoint, load
 RESULT_CACHE_BYTES = 256 << 20
 # A deployment may translate with the int8 model by default (make serve INT8=1; docs/deploy.md):
 # the sidebar's toggle then starts on, and a student may still turn it off.
-INT8_ENV = "TRANSFORMER_INT8"
 INT8_DEFAULT = os.environ.get(INT8_ENV, "") == "1"
 T = TypeVar("T")
 

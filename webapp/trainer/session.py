@@ -43,8 +43,7 @@ UNOWNED_RUN_DIR_AGE_S = 24 * 3600  # no run of the Train page lasts this long
 def saved_names(checkpoints: Path) -> list[str]:
     """The checkpoint folders in `checkpoints` that are not shipped: saved from the Train page."""
     shipped = registry.shipped_checkpoints()
-    folders = checkpoints.iterdir() if checkpoints.is_dir() else ()
-    return sorted(p.name for p in folders if p.is_dir() and not p.name.startswith(".") and p.name not in shipped)
+    return [name for name in registry.checkpoint_names(checkpoints) if name not in shipped]
 
 
 def sweep_closed() -> None:

@@ -7,8 +7,8 @@ source_lines is a plain function (SourceError when the object or the line is
 gone: a rename fails loudly in the tests); show_source draws it.
 """
 
-import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,19 +45,14 @@ class Source:
 
 
 def resolve(dotted: str):
-    """The object at a dotted path: the longest importable module, then attributes."""
-    parts = dotted.split(".")
-    for split in range(len(parts), 0, -1):
-        try:
-            target = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for name in parts[split:]:
-            if not hasattr(target, name):
-                raise SourceError(f"{dotted}: {'.'.join(parts[:split])} has no {name!r}")
-            target = getattr(target, name)
-        return target
-    raise SourceError(f"{dotted}: no such module")
+    """The object at a dotted path: the longest importable module, then attributes (pkgutil.resolve_name)."""
+    try:
+        return pkgutil.resolve_name(dotted)
+    except ImportError:
+        raise SourceError(f"{dotted}: no such module") from None
+    except AttributeError as error:
+        owner = getattr(error.obj, "__name__", error.obj)
+        raise SourceError(f"{dotted}: {owner} has no {error.name!r}") from None
 
 
 @lru_cache(maxsize=32)  # the source does not change while the app runs (a SourceError is not cached)
