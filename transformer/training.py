@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .checkpoint import LOG_FILE, PROBE_DIR, SNAPSHOT_DIR, STATE_FILE, TOKENIZER_FILE, atomic_write, remove_leftovers
 from .data import BatchStream, collate, encode_pairs, token_batches
 from .evaluation import score, translate_all
-from .export import average_snapshots, export_checkpoint, save_probes, save_snapshot, step_files
+from .export import export_checkpoint, save_probes, save_snapshot, step_files
 from .model import ModelConfig, Transformer
 from .objective import learning_rate
 from .options import default_data_dir
@@ -380,10 +380,6 @@ class TrainingRun:
         return row
 
     # export (transformer.export)
-    def averaged_model(self) -> Transformer:
-        """The mean of the last `average_last` snapshots (the paper averages its last checkpoints)."""
-        return average_snapshots(self)
-
     def export(self) -> Path:
         """Write the checkpoint folder (recipe.output), whole or not at all."""
         return export_checkpoint(self)

@@ -147,7 +147,7 @@ def test_averaging_refuses_snapshots_that_do_not_fit_the_model(trained, tmp_path
     dropped = sorted(tensors)[-1]
     save_file({k: v for k, v in tensors.items() if k != dropped}, oldest)
     with pytest.raises(CheckpointError, match=rf"{oldest.name}: missing tensor '{dropped}'"):
-        trained.averaged_model()
+        average_snapshots(trained)
 
 
 def test_export_lists_the_snapshots_once_and_records_those_it_averaged(trained, tmp_path, monkeypatch):

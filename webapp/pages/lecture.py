@@ -194,7 +194,7 @@ def question(texts: dict[str, str | None], index: int) -> None:
             )
 
 
-def notes(step: lecture.Step, texts: dict[str, str | None]) -> None:
+def notes(texts: dict[str, str | None]) -> None:
     if not st.session_state.get(NOTES_KEY, not present.presenting()):
         return
     with st.container(border=True, key="lecture_narrative"):
@@ -228,7 +228,7 @@ def main() -> None:
         for problem in problems:
             st.warning(f"Step {index + 1}: {problem}", icon=":material/fact_check:")
         question(texts, index)
-        notes(step, texts)
+        notes(texts)
         if step.code is not None and st.session_state.get(CODE_KEY, False):
             source.show_source(step.code.object, step.code.line, key="lecture_source")
     with url.fixed_url(step=url.url_value(index)), st.container(key="lecture_page"):
